@@ -1,0 +1,19 @@
+//! # fhir-model
+//!
+//! The FHIR R4 model of HealthOS, usable without the server: parse and serialize
+//! resources in JSON and XML, check them against the R4 structures (strict by default,
+//! with a named lenient mode), build OperationOutcomes and Bundles, and read the
+//! element model and search-parameter definitions.
+//!
+//! This crate does no I/O and knows nothing of HTTP or SQL.
+//!
+//! Resources are held as `serde_json::Value` (with `arbitrary_precision` and
+//! `preserve_order`, so `1.50` stays `1.50` and element order is kept); the typed
+//! fhirbolt model is used behind the `fhir-codec` crate for XML.
+
+pub mod definitions;
+pub mod error;
+pub mod outcome;
+
+pub use error::ModelError;
+pub use outcome::{Issue, IssueType, Severity};
