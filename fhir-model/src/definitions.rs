@@ -130,10 +130,10 @@ impl TypeDef {
     pub fn element(&self, json_name: &str) -> Option<ResolvedElement<'_>> {
         for def in &self.elements {
             if def.choice {
-                if let Some(suffix) = json_name.strip_prefix(def.name.as_str()) {
-                    if let Some(t) = def.types.iter().find(|t| upper_first(t) == suffix) {
-                        return Some(ResolvedElement { def, type_name: Some(t) });
-                    }
+                if let Some(suffix) = json_name.strip_prefix(def.name.as_str())
+                    && let Some(t) = def.types.iter().find(|t| upper_first(t) == suffix)
+                {
+                    return Some(ResolvedElement { def, type_name: Some(t) });
                 }
             } else if def.name == json_name {
                 let type_name = (def.types.len() == 1).then(|| def.types[0].as_str());

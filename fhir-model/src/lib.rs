@@ -13,7 +13,17 @@
 
 pub mod definitions;
 pub mod error;
+pub mod fhirpath;
+pub mod index;
 pub mod outcome;
+pub mod patch;
+pub mod search_params;
+pub mod validate;
+pub mod format;
+pub mod summary;
+pub mod bundle;
 
 pub use error::ModelError;
 pub use outcome::{Issue, IssueType, Severity};
+pub use validate::{ParseMode, validate};
+pub use format::{Format, Parsed, parse_resource, to_json, to_xml};

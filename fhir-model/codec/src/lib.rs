@@ -17,7 +17,9 @@ use fhirbolt::serde::{DeserializationConfig, DeserializationMode, SerializationC
 pub struct CodecError(pub String);
 
 fn strict() -> Option<DeserializationConfig> {
-    Some(DeserializationConfig { mode: DeserializationMode::Strict })
+    Some(DeserializationConfig {
+        mode: DeserializationMode::Strict,
+    })
 }
 
 fn ser_config() -> Option<SerializationConfig> {

@@ -1,0 +1,274 @@
+//! The R4 [search parameters](https://hl7.org/fhir/R4/searchparameter-registry.html), read
+//! from the official `definitions/search-parameters.json` (embedded, parsed on first use).
+//!
+//! One definition often serves several resource types with one expression joined by `|`
+//! (`AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | …`). The
+//! registry keeps one [`SearchParam`] per (resource type, code) whose `expression` holds
+//! only the parts for that type, so callers never evaluate another type's paths.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::definitions::{is_resource_type, type_def};
+
+static SEARCH_PARAMETERS_JSON: &str = include_str!("../definitions/search-parameters.json");
+
+/// [SearchParamType](https://hl7.org/fhir/R4/valueset-search-param-type.html).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SearchParamKind {
+    /// A number (integer or decimal).
+    Number,
+    /// A date, dateTime, instant, Period or Timing.
+    Date,
+    /// A string (case- and accent-insensitive prefix match by default).
+    String,
+    /// A code, Coding, CodeableConcept, Identifier, ContactPoint, boolean…
+    Token,
+    /// A reference to another resource (or a canonical/uri).
+    Reference,
+    /// A combination of other parameters (`code-value-quantity`).
+    Composite,
+    /// A Quantity (value, system, code).
+    Quantity,
+    /// A URI.
+    Uri,
+    /// Special handling (`near`, `_query`…).
+    Special,
+}
+
+impl SearchParamKind {
+    /// From the `SearchParameter.type` code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Some(match code {
+            "number" => SearchParamKind::Number,
+            "date" => SearchParamKind::Date,
+            "string" => SearchParamKind::String,
+            "token" => SearchParamKind::Token,
+            "reference" => SearchParamKind::Reference,
+            "composite" => SearchParamKind::Composite,
+            "quantity" => SearchParamKind::Quantity,
+            "uri" => SearchParamKind::Uri,
+            "special" => SearchParamKind::Special,
+            _ => return None,
+        })
+    }
+}
+
+/// One search parameter as it applies to one resource type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchParam {
+    /// The code used in URLs (`identifier`, `_lastUpdated`).
+    pub code: String,
+    /// The canonical URL of the definition.
+    pub url: String,
+    /// The parameter type.
+    pub kind: SearchParamKind,
+    /// The resource types the definition covers (`Resource` for the common ones).
+    pub base: Vec<String>,
+    /// The FHIRPath expression restricted to this resource type (`None` for `_text`,
+    /// `_content`, `_query` and other parameters without one).
+    pub expression: Option<String>,
+    /// Target resource types of a reference parameter.
+    pub targets: Vec<String>,
+    /// For composites: (definition URL, expression relative to the resource) per part.
+    pub components: Vec<(String, String)>,
+}
+
+struct Registry {
+    /// Keyed by base type (`Patient`, `Resource`, `DomainResource`), then by code.
+    by_type: HashMap<String, Vec<SearchParam>>,
+}
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let bundle: Value = serde_json::from_str(SEARCH_PARAMETERS_JSON)
+            .expect("the embedded search parameters are valid");
+        let mut by_type: HashMap<String, Vec<SearchParam>> = HashMap::new();
+        for entry in bundle["entry"].as_array().into_iter().flatten() {
+            let r = &entry["resource"];
+            let strs = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let (Some(code), Some(kind)) = (
+                r["code"].as_str(),
+                r["type"].as_str().and_then(SearchParamKind::from_code),
+            ) else {
+                continue;
+            };
+            let base = strs(&r["base"]);
+            let components = r["component"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| {
+                    Some((
+                        c["definition"].as_str()?.to_owned(),
+                        c["expression"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect();
+            let param = SearchParam {
+                code: code.to_owned(),
+                url: r["url"].as_str().unwrap_or_default().to_owned(),
+                kind,
+                base: base.clone(),
+                expression: None,
+                targets: strs(&r["target"]),
+                components,
+            };
+            for b in &base {
+                let expression = r["expression"].as_str().and_then(|e| expression_for(e, b));
+                by_type.entry(b.clone()).or_default().push(SearchParam {
+                    expression,
+                    ..param.clone()
+                });
+            }
+        }
+        Registry { by_type }
+    })
+}
+
+/// Splits an expression at its top-level `|` (outside parentheses and strings).
+fn split_union(expr: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, false, 0);
+    for (i, c) in expr.char_indices() {
+        match c {
+            '\'' => quote = !quote,
+            '(' | '[' if !quote => depth += 1,
+            ')' | ']' if !quote => depth -= 1,
+            '|' if !quote && depth == 0 => {
+                parts.push(expr[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(expr[start..].trim());
+    parts
+}
+
+/// The parts of a multi-type expression that apply to `ty` (parts that start with
+/// another resource type are dropped).
+fn expression_for(expr: &str, ty: &str) -> Option<String> {
+    let parts: Vec<&str> = split_union(expr)
+        .into_iter()
+        .filter(|p| {
+            let head: String = p
+                .trim_start_matches(['(', ' '])
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            head == ty
+                || !(is_resource_type(&head) || head == "Resource" || head == "DomainResource")
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" | "))
+}
+
+/// Whether a resource type is a DomainResource (all but Bundle, Binary, Parameters).
+fn is_domain_resource(ty: &str) -> bool {
+    type_def(ty).is_some_and(|t| t.base.as_deref() == Some("DomainResource"))
+}
+
+/// Every search parameter of a resource type, including the common `Resource` and
+/// `DomainResource` ones (`_id`, `_lastUpdated`, `_tag`, `_profile`, `_security`,
+/// `_source`, `_text`, `_content`, `_query`). Empty for an unknown type.
+///
+/// ```
+/// let params = fhir_model::search_params::search_params_for("Patient");
+/// assert!(params.iter().any(|p| p.code == "family"));
+/// assert!(params.iter().any(|p| p.code == "_lastUpdated"));
+/// ```
+pub fn search_params_for(resource_type: &str) -> Vec<&'static SearchParam> {
+    if !is_resource_type(resource_type) {
+        return Vec::new();
+    }
+    let reg = registry();
+    let mut out: Vec<&'static SearchParam> = Vec::new();
+    let mut bases = vec!["Resource"];
+    if is_domain_resource(resource_type) {
+        bases.push("DomainResource");
+    }
+    bases.push(resource_type);
+    for b in bases {
+        out.extend(reg.by_type.get(b).into_iter().flatten());
+    }
+    out
+}
+
+/// One search parameter of a resource type by code (`search_param("Patient", "name")`),
+/// including the common ones (`_id`).
+///
+/// ```
+/// use fhir_model::search_params::{search_param, SearchParamKind};
+/// let p = search_param("Observation", "patient").unwrap();
+/// assert_eq!(p.kind, SearchParamKind::Reference);
+/// assert_eq!(p.expression.as_deref(), Some("Observation.subject.where(resolve() is Patient)"));
+/// ```
+pub fn search_param(resource_type: &str, code: &str) -> Option<&'static SearchParam> {
+    search_params_for(resource_type)
+        .into_iter()
+        .find(|p| p.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_type_expressions_are_restricted_to_the_type() {
+        let p = search_param("CarePlan", "patient").unwrap();
+        assert_eq!(
+            p.expression.as_deref(),
+            Some("CarePlan.subject.where(resolve() is Patient)")
+        );
+        assert!(p.base.len() > 10);
+        let id = search_param("Patient", "identifier").unwrap();
+        assert_eq!(id.expression.as_deref(), Some("Patient.identifier"));
+        assert_eq!(
+            search_param("Patient", "_id")
+                .unwrap()
+                .expression
+                .as_deref(),
+            Some("Resource.id")
+        );
+        assert!(search_param("Patient", "_text").is_some());
+        assert!(
+            search_param("Bundle", "_text").is_none(),
+            "Bundle is not a DomainResource"
+        );
+        assert!(search_params_for("Nope").is_empty());
+        let cvq = search_param("Observation", "code-value-quantity").unwrap();
+        assert_eq!(cvq.kind, SearchParamKind::Composite);
+        assert_eq!(cvq.components.len(), 2);
+        let value = search_param("Observation", "value-quantity").unwrap();
+        assert_eq!(
+            value.expression.as_deref(),
+            Some("(Observation.value as Quantity) | (Observation.value as SampledData)")
+        );
+    }
+
+    #[test]
+    fn every_expression_parses_and_every_type_has_parameters() {
+        for ty in crate::definitions::resource_types() {
+            let params = search_params_for(ty);
+            assert!(params.len() >= 5, "{ty}");
+            for p in params {
+                if let Some(e) = &p.expression {
+                    assert!(!e.is_empty());
+                    crate::fhirpath::parse(e)
+                        .unwrap_or_else(|err| panic!("{ty}.{}: {e}: {err}", p.code));
+                }
+            }
+        }
+    }
+}

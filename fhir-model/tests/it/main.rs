@@ -1,0 +1,5 @@
+//! Integration tests of `fhir-model`'s parsing, validation, views and Bundles.
+
+mod examples;
+mod rules;
+mod synthea;

@@ -1,0 +1,52 @@
+//! Server configuration: one struct, filled from flags and `HEALTHOS_*` environment
+//! variables in `main`, passed down; nothing else reads the environment.
+
+use std::net::SocketAddr;
+
+/// How to run the server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HEALTHOS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Database: `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "HEALTHOS_DATABASE_URL",
+        default_value = "sqlite://data/healthos.db"
+    )]
+    pub database_url: String,
+
+    /// The public base URL of the FHIR endpoint (used in Location headers and Bundle links);
+    /// defaults to `http://<listen>/fhir`.
+    #[arg(long, env = "HEALTHOS_BASE_URL")]
+    pub base_url: Option<String>,
+
+    /// Largest request body accepted, in bytes (larger gets 413).
+    #[arg(long, env = "HEALTHOS_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest page size a client may ask for with `_count`.
+    #[arg(long, env = "HEALTHOS_MAX_COUNT", default_value_t = 1000)]
+    pub max_count: usize,
+
+    /// Page size when the client gives no `_count`.
+    #[arg(long, env = "HEALTHOS_DEFAULT_COUNT", default_value_t = 50)]
+    pub default_count: usize,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: the given database, an ephemeral port on
+    /// 127.0.0.1, defaults for the rest.
+    pub fn for_tests(database_url: impl Into<String>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            base_url: None,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_count: 1000,
+            default_count: 50,
+        }
+    }
+}

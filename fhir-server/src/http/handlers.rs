@@ -1,0 +1,384 @@
+//! Thin handlers: extract typed inputs, call one `rest`/`store` function, shape the response.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fhir_model::outcome::IssueType;
+use serde_json::{Value, json};
+
+use super::body::{FhirBody, PatchBody};
+use super::negotiate::{Negotiated, QueryPairs};
+use super::respond::{stored_response, value_response, version_headers, write_response};
+use crate::AppState;
+use crate::clock;
+use crate::error::ApiError;
+use crate::rest::bundle::{parse_content, parse_etag};
+use crate::rest::criteria::parse_criteria;
+use crate::rest::history;
+use crate::rest::interactions::{self, is_valid_id};
+use crate::store::{self, HistoryScope};
+
+/// Checks the type and id path segments (404 for an unknown type, 400 for a bad id).
+fn check_path(res_type: &str, id: Option<&str>) -> Result<(), ApiError> {
+    if !fhir_model::definitions::is_resource_type(res_type) {
+        return Err(ApiError::not_found(format!(
+            "Unknown resource type '{res_type}'"
+        )));
+    }
+    if let Some(id) = id {
+        if !is_valid_id(id) {
+            return Err(ApiError::bad_request(
+                IssueType::Value,
+                format!("Invalid resource id '{id}'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(parse_etag)
+        .transpose()
+}
+
+/// `GET [base]/metadata`
+pub async fn metadata(
+    State(state): State<AppState>,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
+    value_response(StatusCode::OK, &state.capability, &neg)
+}
+
+/// `GET [base]/[type]/[id]`
+pub async fn read(
+    State(state): State<AppState>,
+    Path((res_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, Some(&id))?;
+    let stored = state.store.read(&res_type, &id).await?;
+    let stored = match stored {
+        Some(s) if s.is_deleted() => {
+            let mut r = ApiError::gone(format!("{res_type}/{id} was deleted")).into_response();
+            version_headers(r.headers_mut(), &s);
+            return Ok(r);
+        }
+        Some(s) => s,
+        None => return Err(ApiError::not_found(format!("{res_type}/{id} is not known"))),
+    };
+    if let Some(tag) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if parse_etag(tag).ok() == Some(stored.version) {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            version_headers(r.headers_mut(), &stored);
+            return Ok(r);
+        }
+    }
+    if let Some(since) = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(since) = clock::parse_http_date(since) {
+            // HTTP dates have second precision: compare at that precision.
+            if stored.last_updated[..19] <= since[..19] {
+                let mut r = StatusCode::NOT_MODIFIED.into_response();
+                version_headers(r.headers_mut(), &stored);
+                return Ok(r);
+            }
+        }
+    }
+    stored_response(StatusCode::OK, &stored, &neg)
+}
+
+/// `GET [base]/[type]/[id]/_history/[vid]`
+pub async fn vread(
+    State(state): State<AppState>,
+    Path((res_type, id, vid)): Path<(String, String, String)>,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, Some(&id))?;
+    let version: i64 = vid.parse().map_err(|_| {
+        ApiError::bad_request(IssueType::Value, format!("Invalid version id '{vid}'"))
+    })?;
+    match state.store.vread(&res_type, &id, version).await? {
+        Some(s) if s.is_deleted() => {
+            let mut r = ApiError::gone(format!("Version {version} of {res_type}/{id} is a delete"))
+                .into_response();
+            version_headers(r.headers_mut(), &s);
+            Ok(r)
+        }
+        Some(s) => stored_response(StatusCode::OK, &s, &neg),
+        None => Err(ApiError::not_found(format!(
+            "{res_type}/{id} has no version {version}"
+        ))),
+    }
+}
+
+/// `POST [base]/[type]` (with optional `If-None-Exist`)
+pub async fn create(
+    State(state): State<AppState>,
+    Path(res_type): Path<String>,
+    headers: HeaderMap,
+    neg: Negotiated,
+    FhirBody(resource): FhirBody,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, None)?;
+    interactions::check_type(&resource, &res_type)?;
+    let criteria = match headers.get("if-none-exist").and_then(|v| v.to_str().ok()) {
+        Some(q) => {
+            let q = q.split_once('?').map_or(q, |(_, q)| q);
+            Some(parse_criteria(
+                &res_type,
+                &crate::rest::criteria::query_pairs(q),
+                &state.base_url,
+            )?)
+        }
+        None => None,
+    };
+    let ty = res_type.clone();
+    let outcome = store::write(&*state.store, move |tx| {
+        Box::pin(async move {
+            let now = clock::now_instant();
+            interactions::create(tx, &ty, resource, criteria.as_deref(), None, &now).await
+        })
+    })
+    .await?;
+    write_response(outcome.status, &outcome.stored, &neg, &state.base_url)
+}
+
+/// `PUT [base]/[type]/[id]`
+pub async fn update(
+    State(state): State<AppState>,
+    Path((res_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    neg: Negotiated,
+    FhirBody(resource): FhirBody,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, Some(&id))?;
+    let if_match = if_match(&headers)?;
+    let ty = res_type.clone();
+    let outcome = store::write(&*state.store, move |tx| {
+        Box::pin(async move {
+            let now = clock::now_instant();
+            interactions::update(tx, &ty, &id, resource, if_match, &now).await
+        })
+    })
+    .await?;
+    write_response(outcome.status, &outcome.stored, &neg, &state.base_url)
+}
+
+/// `PUT [base]/[type]?criteria`
+pub async fn conditional_update(
+    State(state): State<AppState>,
+    Path(res_type): Path<String>,
+    QueryPairs(query): QueryPairs,
+    headers: HeaderMap,
+    neg: Negotiated,
+    FhirBody(resource): FhirBody,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, None)?;
+    let criteria = conditional_criteria(&res_type, &query, &state.base_url)?;
+    let if_match = if_match(&headers)?;
+    let ty = res_type.clone();
+    let outcome = store::write(&*state.store, move |tx| {
+        Box::pin(async move {
+            let now = clock::now_instant();
+            interactions::conditional_update(tx, &ty, &criteria, resource, if_match, &now).await
+        })
+    })
+    .await?;
+    write_response(outcome.status, &outcome.stored, &neg, &state.base_url)
+}
+
+fn conditional_criteria(
+    res_type: &str,
+    query: &[(String, String)],
+    base_url: &str,
+) -> Result<Vec<store::Criterion>, ApiError> {
+    let criteria = parse_criteria(res_type, query, base_url)?;
+    if criteria.is_empty() {
+        return Err(ApiError::bad_request(
+            IssueType::Required,
+            "A conditional interaction needs search criteria in the URL",
+        ));
+    }
+    Ok(criteria)
+}
+
+/// `DELETE [base]/[type]/[id]`
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((res_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, Some(&id))?;
+    let if_match = if_match(&headers)?;
+    let ty = res_type.clone();
+    let outcome = store::write(&*state.store, move |tx| {
+        Box::pin(async move {
+            let now = clock::now_instant();
+            interactions::delete(tx, &ty, &id, if_match, &now).await
+        })
+    })
+    .await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    version_headers(r.headers_mut(), &outcome.stored);
+    Ok(r)
+}
+
+/// `DELETE [base]/[type]?criteria`
+pub async fn conditional_delete(
+    State(state): State<AppState>,
+    Path(res_type): Path<String>,
+    QueryPairs(query): QueryPairs,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, None)?;
+    let criteria = conditional_criteria(&res_type, &query, &state.base_url)?;
+    let ty = res_type.clone();
+    let outcome = store::write(&*state.store, move |tx| {
+        Box::pin(async move {
+            let now = clock::now_instant();
+            interactions::conditional_delete(tx, &ty, &criteria, &now).await
+        })
+    })
+    .await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    if let Some(w) = outcome {
+        version_headers(r.headers_mut(), &w.stored);
+    }
+    Ok(r)
+}
+
+/// `PATCH [base]/[type]/[id]`
+pub async fn patch(
+    State(state): State<AppState>,
+    Path((res_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    neg: Negotiated,
+    PatchBody(patch): PatchBody,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, Some(&id))?;
+    let if_match = if_match(&headers)?;
+    let ty = res_type.clone();
+    let outcome = store::write(&*state.store, move |tx| {
+        Box::pin(async move {
+            let now = clock::now_instant();
+            interactions::patch(tx, &ty, &id, &patch, if_match, &now).await
+        })
+    })
+    .await?;
+    write_response(outcome.status, &outcome.stored, &neg, &state.base_url)
+}
+
+/// `POST [base]`: a batch or transaction Bundle.
+pub async fn bundle(
+    State(state): State<AppState>,
+    neg: Negotiated,
+    FhirBody(bundle): FhirBody,
+) -> Result<Response, ApiError> {
+    if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err(ApiError::bad_request(
+            IssueType::Invalid,
+            "POST to the base takes a Bundle",
+        ));
+    }
+    let representation = neg.prefer == super::negotiate::Return::Representation
+        && neg.elements.is_none()
+        && neg.summary.is_none();
+    let response =
+        crate::rest::bundle::process(&*state.store, bundle, &state.base_url, representation)
+            .await?;
+    value_response(StatusCode::OK, &response, &neg)
+}
+
+/// `GET [base]/[type]`: search on the parameters conditional interactions support
+/// (`_id`, token, reference, string, uri), paged by key.
+pub async fn search(
+    State(state): State<AppState>,
+    Path(res_type): Path<String>,
+    QueryPairs(query): QueryPairs,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, None)?;
+    let criteria = parse_criteria(&res_type, &query, &state.base_url)?;
+    let count = history::page_size(&query, &state.config)?;
+    let after = query
+        .iter()
+        .find(|(k, _)| k == "_cursor")
+        .map(|(_, v)| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(IssueType::Value, "Invalid _cursor"))
+        })
+        .transpose()?;
+    let page = state
+        .store
+        .search(&res_type, &criteria, count, after)
+        .await?;
+    let self_query = history::link_query(&query, &[]);
+    let mut links = vec![
+        json!({"relation": "self", "url": format!("{}/{res_type}{self_query}", state.base_url)}),
+    ];
+    if let Some(next) = page.next {
+        let q = history::link_query(&query, &[("_cursor", next.to_string())]);
+        links.push(json!({"relation": "next", "url": format!("{}/{res_type}{q}", state.base_url)}));
+    }
+    let entries: Vec<Value> = page
+        .resources
+        .iter()
+        .map(|s| {
+            json!({
+                "fullUrl": format!("{}/{}/{}", state.base_url, s.res_type, s.id),
+                "resource": parse_content(s),
+                "search": {"mode": "match"},
+            })
+        })
+        .collect();
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": page.total,
+        "link": links,
+        "entry": entries,
+    });
+    value_response(StatusCode::OK, &bundle, &neg)
+}
+
+/// `GET [base]/_history`
+pub async fn history_system(
+    State(state): State<AppState>,
+    QueryPairs(query): QueryPairs,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
+    history::respond(&state, HistoryScope::System, &query, &neg).await
+}
+
+/// `GET [base]/[type]/_history`
+pub async fn history_type(
+    State(state): State<AppState>,
+    Path(res_type): Path<String>,
+    QueryPairs(query): QueryPairs,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, None)?;
+    history::respond(&state, HistoryScope::Type(res_type), &query, &neg).await
+}
+
+/// `GET [base]/[type]/[id]/_history`
+pub async fn history_instance(
+    State(state): State<AppState>,
+    Path((res_type, id)): Path<(String, String)>,
+    QueryPairs(query): QueryPairs,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, Some(&id))?;
+    if state.store.read(&res_type, &id).await?.is_none() {
+        return Err(ApiError::not_found(format!("{res_type}/{id} is not known")));
+    }
+    history::respond(&state, HistoryScope::Instance(res_type, id), &query, &neg).await
+}

@@ -1,0 +1,103 @@
+//! The HTTP surface: the router, request ids, and logs that carry no PHI.
+//!
+//! Each request gets a span with a request id (the client's `X-Request-Id` when it sends
+//! one, else a new UUID, returned in the response), the method, the route template (never
+//! the concrete path or query, which can hold identifiers), the status and the latency.
+
+pub mod body;
+pub mod handlers;
+pub mod negotiate;
+pub mod respond;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// `Content-Type` of FHIR JSON responses.
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+/// `Content-Type` of FHIR XML responses.
+pub const FHIR_XML: &str = "application/fhir+xml; charset=utf-8";
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The FHIR routes under `/fhir`.
+fn fhir_routes() -> Router<AppState> {
+    use handlers as h;
+    Router::new()
+        .route("/", axum::routing::post(h::bundle))
+        .route("/metadata", get(h::metadata))
+        .route("/_history", get(h::history_system))
+        .route(
+            "/{res_type}",
+            get(h::search)
+                .post(h::create)
+                .put(h::conditional_update)
+                .delete(h::conditional_delete),
+        )
+        .route("/{res_type}/_history", get(h::history_type))
+        .route(
+            "/{res_type}/{id}",
+            get(h::read)
+                .put(h::update)
+                .delete(h::delete)
+                .patch(h::patch),
+        )
+        .route("/{res_type}/{id}/_history", get(h::history_instance))
+        .route("/{res_type}/{id}/_history/{vid}", get(h::vread))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::method_not_allowed("This interaction is not offered on this URL").into_response()
+}
+
+async fn not_found() -> Response {
+    ApiError::not_found("No FHIR endpoint at this URL (the FHIR base is /fhir)").into_response()
+}
+
+/// The whole application, for `axum::serve` or in-process tests.
+pub fn app(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str);
+            let request_id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), route, request_id)
+        })
+        .on_request(())
+        .on_response(|res: &Response, latency: Duration, _span: &Span| {
+            tracing::info!(
+                status = res.status().as_u16(),
+                latency_us = latency.as_micros() as u64,
+                "response"
+            );
+        })
+        .on_failure(());
+    Router::new()
+        .nest("/fhir", fhir_routes())
+        .route("/fhir/", axum::routing::post(handlers::bundle))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::disable())
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,92 @@
+//! # fhir-server
+//!
+//! The HealthOS FHIR R4 server: an axum router of thin handlers ([`http`]) over the FHIR
+//! interaction logic ([`rest`]) over a [`store::ResourceStore`] (SQLite or PostgreSQL).
+//! Only this crate speaks HTTP and SQL.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod rest;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::Config;
+pub use error::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The storage.
+    pub store: Arc<dyn store::ResourceStore>,
+    /// The public FHIR base URL, without a trailing slash.
+    pub base_url: Arc<str>,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The CapabilityStatement, built once at start-up.
+    pub capability: Arc<serde_json::Value>,
+}
+
+/// A server started by [`start`].
+pub struct RunningServer {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The FHIR base URL (`http://127.0.0.1:PORT/fhir`).
+    pub base_url: String,
+    /// `sqlite` or `postgresql`.
+    pub backend: &'static str,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting requests and waits for in-flight ones.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Opens the store (running migrations), binds the listener and serves in the background.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let store = store::open(&config.database_url).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let base_url = config
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}/fhir"))
+        .trim_end_matches('/')
+        .to_owned();
+    let backend = store.backend();
+    let capability = Arc::new(rest::capability::statement(
+        &base_url,
+        &clock::now_instant(),
+    ));
+    let state = AppState {
+        store,
+        base_url: base_url.clone().into(),
+        config: Arc::new(config),
+        capability,
+    };
+    let app = http::app(state);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        base_url,
+        backend,
+        shutdown: tx,
+        task,
+    })
+}

@@ -1,0 +1,717 @@
+//! `batch` and `transaction` Bundles (POST to the base), per R4 http.html#transaction.
+//!
+//! A transaction is one write job: all of it commits or none of it does. Its entries are
+//! processed in the spec's order (DELETE, POST, PUT/PATCH, GET) after every id has been
+//! settled: `urn:uuid:`/`urn:oid:`/absolute `fullUrl`s of created resources get server ids,
+//! conditional creates and updates are resolved, and every reference to one of those
+//! `fullUrl`s, or a conditional reference (`Patient?identifier=…`), is rewritten before
+//! anything is written. A batch runs each entry as its own job; entries succeed or fail
+//! alone.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::http::StatusCode;
+use fhir_model::outcome::IssueType;
+use serde_json::{Value, json};
+
+use super::criteria::{parse_criteria, query_pairs};
+use super::interactions::{self, Patch, WriteOutcome, is_valid_id};
+use crate::error::ApiError;
+use crate::store::{self, ResourceStore, StoredResource, WriteTx};
+
+/// An entry's request, parsed.
+#[derive(Debug, Clone)]
+enum Action {
+    Read {
+        res_type: String,
+        id: String,
+        version: Option<i64>,
+    },
+    Search {
+        res_type: String,
+        query: String,
+    },
+    Create {
+        res_type: String,
+        resource: Value,
+        if_none_exist: Option<String>,
+    },
+    Update {
+        res_type: String,
+        id: String,
+        resource: Value,
+        if_match: Option<i64>,
+    },
+    ConditionalUpdate {
+        res_type: String,
+        query: String,
+        resource: Value,
+        if_match: Option<i64>,
+    },
+    Delete {
+        res_type: String,
+        id: String,
+        if_match: Option<i64>,
+    },
+    ConditionalDelete {
+        res_type: String,
+        query: String,
+    },
+    Patch {
+        res_type: String,
+        id: String,
+        patch: Patch,
+        if_match: Option<i64>,
+    },
+}
+
+impl Action {
+    /// Processing order of http.html: DELETE, POST, PUT/PATCH, GET.
+    fn rank(&self) -> u8 {
+        match self {
+            Action::Delete { .. } | Action::ConditionalDelete { .. } => 0,
+            Action::Create { .. } => 1,
+            Action::Update { .. } | Action::ConditionalUpdate { .. } | Action::Patch { .. } => 2,
+            Action::Read { .. } | Action::Search { .. } => 3,
+        }
+    }
+}
+
+/// One parsed entry.
+#[derive(Debug, Clone)]
+struct Entry {
+    full_url: Option<String>,
+    action: Action,
+}
+
+/// What one entry produced.
+#[derive(Debug, Clone)]
+enum EntryResult {
+    Written(WriteOutcome),
+    NothingToDelete,
+    Read(StoredResource),
+    Searched(Vec<StoredResource>),
+}
+
+/// Processes a `batch` or `transaction` Bundle and returns the response Bundle.
+pub async fn process(
+    store: &dyn ResourceStore,
+    bundle: Value,
+    base_url: &str,
+    return_representation: bool,
+) -> Result<Value, ApiError> {
+    let bundle_type = bundle
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let entries = bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    match bundle_type.as_str() {
+        "transaction" => {
+            let parsed = entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    parse_entry(e, base_url).map_err(|err| err.at(format!("Bundle.entry[{i}]")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let base = base_url.to_owned();
+            let results =
+                store::write(store, move |tx| Box::pin(run_transaction(tx, parsed, base))).await?;
+            let entries: Vec<Value> = results
+                .iter()
+                .map(|r| response_entry(r, base_url, return_representation))
+                .collect();
+            Ok(json!({"resourceType": "Bundle", "type": "transaction-response", "entry": entries}))
+        }
+        "batch" => {
+            let mut out = Vec::with_capacity(entries.len());
+            for (i, e) in entries.iter().enumerate() {
+                let result = match parse_entry(e, base_url) {
+                    Ok(entry) => {
+                        let base = base_url.to_owned();
+                        store::write(store, move |tx| {
+                            Box::pin(async move {
+                                let now = crate::clock::now_instant();
+                                let map = HashMap::new();
+                                run_action(tx, entry.action, None, &map, &base, &now).await
+                            })
+                        })
+                        .await
+                    }
+                    Err(err) => Err(err),
+                };
+                out.push(match result {
+                    Ok(r) => response_entry(&r, base_url, return_representation),
+                    Err(err) => error_entry(&err.at(format!("Bundle.entry[{i}]"))),
+                });
+            }
+            Ok(json!({"resourceType": "Bundle", "type": "batch-response", "entry": out}))
+        }
+        other => Err(ApiError::bad_request(
+            IssueType::Invalid,
+            format!("POST to the base takes a Bundle of type batch or transaction, not '{other}'"),
+        )
+        .at("Bundle.type")),
+    }
+}
+
+fn parse_entry(entry: &Value, base_url: &str) -> Result<Entry, ApiError> {
+    let request = entry
+        .get("request")
+        .ok_or_else(|| ApiError::bad_request(IssueType::Required, "Each entry needs a request"))?;
+    let method = request
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let url = request
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let url = url
+        .strip_prefix(base_url)
+        .map(|u| u.trim_start_matches('/'))
+        .unwrap_or(url);
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p, Some(q.to_owned())),
+        None => (url, None),
+    };
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let if_match = request
+        .get("ifMatch")
+        .and_then(Value::as_str)
+        .map(parse_etag)
+        .transpose()?;
+    let resource = entry.get("resource").cloned();
+    let full_url = entry
+        .get("fullUrl")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let res_type = segments.first().copied().unwrap_or_default().to_owned();
+    if !fhir_model::definitions::is_resource_type(&res_type) {
+        return Err(ApiError::not_found(format!(
+            "Unknown resource type in request.url: '{res_type}'"
+        )));
+    }
+    let need_resource = || {
+        resource.clone().ok_or_else(|| {
+            ApiError::bad_request(IssueType::Required, "This entry needs a resource")
+        })
+    };
+    let id_at = |i: usize| -> Result<String, ApiError> {
+        let id = segments[i];
+        if is_valid_id(id) {
+            Ok(id.to_owned())
+        } else {
+            Err(ApiError::bad_request(
+                IssueType::Value,
+                format!("Invalid resource id '{id}'"),
+            ))
+        }
+    };
+    let action = match (method, segments.len(), query) {
+        ("GET", 1, query) => Action::Search {
+            res_type,
+            query: query.unwrap_or_default(),
+        },
+        ("GET", 2, None) => Action::Read {
+            id: id_at(1)?,
+            res_type,
+            version: None,
+        },
+        ("GET", 4, None) if segments[2] == "_history" => {
+            let version = segments[3]
+                .parse()
+                .map_err(|_| ApiError::bad_request(IssueType::Value, "Invalid version id"))?;
+            Action::Read {
+                id: id_at(1)?,
+                res_type,
+                version: Some(version),
+            }
+        }
+        ("POST", 1, None) => Action::Create {
+            res_type,
+            resource: need_resource()?,
+            if_none_exist: request
+                .get("ifNoneExist")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        },
+        ("PUT", 2, None) => Action::Update {
+            id: id_at(1)?,
+            res_type,
+            resource: need_resource()?,
+            if_match,
+        },
+        ("PUT", 1, Some(query)) => Action::ConditionalUpdate {
+            res_type,
+            query,
+            resource: need_resource()?,
+            if_match,
+        },
+        ("DELETE", 2, None) => Action::Delete {
+            id: id_at(1)?,
+            res_type,
+            if_match,
+        },
+        ("DELETE", 1, Some(query)) => Action::ConditionalDelete { res_type, query },
+        ("PATCH", 2, None) => {
+            let resource = need_resource()?;
+            let patch = if resource.get("resourceType").and_then(Value::as_str) == Some("Binary") {
+                // A JSON Patch travels in a Binary (http.html#transaction).
+                let data = resource
+                    .get("data")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let bytes = base64_decode(data).ok_or_else(|| {
+                    ApiError::bad_request(IssueType::Invalid, "Binary.data is not base64")
+                })?;
+                Patch::Json(serde_json::from_slice(&bytes).map_err(|e| {
+                    ApiError::bad_request(
+                        IssueType::Structure,
+                        format!("The JSON Patch is malformed: {e}"),
+                    )
+                })?)
+            } else {
+                Patch::FhirPath(resource)
+            };
+            Action::Patch {
+                id: id_at(1)?,
+                res_type,
+                patch,
+                if_match,
+            }
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                IssueType::NotSupported,
+                format!("Unsupported request in a Bundle entry: {method} {url}"),
+            ));
+        }
+    };
+    Ok(Entry { full_url, action })
+}
+
+/// `W/"3"` or `3` → 3.
+pub fn parse_etag(text: &str) -> Result<i64, ApiError> {
+    let t = text.trim();
+    let t = t.strip_prefix("W/").unwrap_or(t).trim_matches('"');
+    t.parse()
+        .map_err(|_| ApiError::bad_request(IssueType::Value, format!("Invalid ETag '{text}'")))
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
+}
+
+/// The transaction job: settle ids, rewrite references, then run entries in order.
+async fn run_transaction(
+    tx: &mut dyn WriteTx,
+    mut entries: Vec<Entry>,
+    base_url: String,
+) -> Result<Vec<EntryResult>, ApiError> {
+    let now = crate::clock::now_instant();
+    // 1. Settle the id behind every fullUrl, and check no resource is written twice.
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut assigned: Vec<Option<String>> = vec![None; entries.len()];
+    let mut written: HashSet<String> = HashSet::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let at = |e: ApiError| e.at(format!("Bundle.entry[{i}]"));
+        let target = match &entry.action {
+            Action::Create {
+                res_type,
+                if_none_exist,
+                ..
+            } => {
+                let existing = match if_none_exist {
+                    Some(q) => {
+                        let criteria =
+                            parse_criteria(res_type, &query_pairs(q), &base_url).map_err(at)?;
+                        let found = tx.find(res_type, &criteria).await?;
+                        if found.len() > 1 {
+                            return Err(at(ApiError::precondition_failed(
+                                IssueType::MultipleMatches,
+                                format!("ifNoneExist matched {} resources", found.len()),
+                            )));
+                        }
+                        found.into_iter().next()
+                    }
+                    None => None,
+                };
+                let id = existing.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                assigned[i] = Some(id.clone());
+                Some(format!("{res_type}/{id}"))
+            }
+            Action::Update { res_type, id, .. }
+            | Action::Patch { res_type, id, .. }
+            | Action::Delete { res_type, id, .. } => Some(format!("{res_type}/{id}")),
+            Action::ConditionalUpdate {
+                res_type,
+                query,
+                resource,
+                ..
+            } => {
+                let criteria =
+                    parse_criteria(res_type, &query_pairs(query), &base_url).map_err(at)?;
+                let found = tx.find(res_type, &criteria).await?;
+                let id = match found.len() {
+                    0 => resource
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                    1 => found[0].clone(),
+                    n => {
+                        return Err(at(ApiError::precondition_failed(
+                            IssueType::MultipleMatches,
+                            format!("The conditional update matched {n} resources"),
+                        )));
+                    }
+                };
+                assigned[i] = Some(id.clone());
+                Some(format!("{res_type}/{id}"))
+            }
+            _ => None,
+        };
+        if let Some(target) = target {
+            if !matches!(entry.action, Action::Read { .. } | Action::Search { .. })
+                && !written.insert(target.clone())
+            {
+                return Err(at(ApiError::bad_request(
+                    IssueType::Duplicate,
+                    format!("{target} appears more than once in the transaction"),
+                )));
+            }
+            if let Some(full_url) = &entry.full_url {
+                ids.insert(full_url.clone(), target);
+            }
+        }
+    }
+    // 2. Rewrite references to fullUrls and conditional references.
+    for (i, entry) in entries.iter_mut().enumerate() {
+        let resource = match &mut entry.action {
+            Action::Create { resource, .. }
+            | Action::Update { resource, .. }
+            | Action::ConditionalUpdate { resource, .. } => resource,
+            _ => continue,
+        };
+        rewrite_references(tx, resource, &ids, &base_url)
+            .await
+            .map_err(|e| e.at(format!("Bundle.entry[{i}].resource")))?;
+    }
+    // 3. Run in the spec's order; answer in the request's order.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&i| entries[i].action.rank());
+    let mut results: Vec<Option<EntryResult>> = vec![None; entries.len()];
+    for i in order {
+        let action = entries[i].action.clone();
+        let result = run_action(tx, action, assigned[i].as_deref(), &ids, &base_url, &now)
+            .await
+            .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
+        results[i] = Some(result);
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every entry ran"))
+        .collect())
+}
+
+async fn run_action(
+    tx: &mut dyn WriteTx,
+    action: Action,
+    assigned_id: Option<&str>,
+    _ids: &HashMap<String, String>,
+    base_url: &str,
+    now: &str,
+) -> Result<EntryResult, ApiError> {
+    Ok(match action {
+        Action::Read {
+            res_type,
+            id,
+            version,
+        } => {
+            let stored = tx.read(&res_type, &id).await?;
+            match (stored, version) {
+                (Some(s), None) if !s.is_deleted() => EntryResult::Read(s),
+                (Some(s), Some(v)) if s.version == v && !s.is_deleted() => EntryResult::Read(s),
+                (Some(_), None) => {
+                    return Err(ApiError::gone(format!("{res_type}/{id} was deleted")));
+                }
+                _ => return Err(ApiError::not_found(format!("{res_type}/{id} is not known"))),
+            }
+        }
+        Action::Search { res_type, query } => {
+            let criteria = parse_criteria(&res_type, &query_pairs(&query), base_url)?;
+            let ids = tx.find(&res_type, &criteria).await?;
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(s) = tx.read(&res_type, &id).await? {
+                    found.push(s);
+                }
+            }
+            EntryResult::Searched(found)
+        }
+        Action::Create {
+            res_type,
+            resource,
+            if_none_exist,
+        } => {
+            // In a transaction the condition was resolved already: an assigned id that
+            // exists means the condition matched.
+            if let (Some(id), Some(_)) = (assigned_id, &if_none_exist) {
+                if let Some(existing) = tx.read(&res_type, id).await? {
+                    return Ok(EntryResult::Written(WriteOutcome {
+                        status: StatusCode::OK,
+                        stored: existing,
+                    }));
+                }
+            }
+            let criteria = match (&if_none_exist, assigned_id) {
+                (Some(q), None) => Some(parse_criteria(&res_type, &query_pairs(q), base_url)?),
+                _ => None,
+            };
+            EntryResult::Written(
+                interactions::create(
+                    tx,
+                    &res_type,
+                    resource,
+                    criteria.as_deref(),
+                    assigned_id,
+                    now,
+                )
+                .await?,
+            )
+        }
+        Action::Update {
+            res_type,
+            id,
+            resource,
+            if_match,
+        } => EntryResult::Written(
+            interactions::update(tx, &res_type, &id, resource, if_match, now).await?,
+        ),
+        Action::ConditionalUpdate {
+            res_type,
+            query,
+            mut resource,
+            if_match,
+        } => match assigned_id {
+            Some(id) => {
+                resource["id"] = Value::String(id.to_owned());
+                EntryResult::Written(
+                    interactions::update(tx, &res_type, id, resource, if_match, now).await?,
+                )
+            }
+            None => {
+                let criteria = parse_criteria(&res_type, &query_pairs(&query), base_url)?;
+                EntryResult::Written(
+                    interactions::conditional_update(
+                        tx, &res_type, &criteria, resource, if_match, now,
+                    )
+                    .await?,
+                )
+            }
+        },
+        Action::Delete {
+            res_type,
+            id,
+            if_match,
+        } => {
+            match interactions::delete(tx, &res_type, &id, if_match, now).await {
+                Ok(w) => EntryResult::Written(w),
+                // Deleting what does not exist leaves the intended state: not an error here.
+                Err(e) if e.status == StatusCode::NOT_FOUND => EntryResult::NothingToDelete,
+                Err(e) => return Err(e),
+            }
+        }
+        Action::ConditionalDelete { res_type, query } => {
+            let criteria = parse_criteria(&res_type, &query_pairs(&query), base_url)?;
+            match interactions::conditional_delete(tx, &res_type, &criteria, now).await? {
+                Some(w) => EntryResult::Written(w),
+                None => EntryResult::NothingToDelete,
+            }
+        }
+        Action::Patch {
+            res_type,
+            id,
+            patch,
+            if_match,
+        } => EntryResult::Written(
+            interactions::patch(tx, &res_type, &id, &patch, if_match, now).await?,
+        ),
+    })
+}
+
+/// Rewrites every `reference` that names a bundle `fullUrl` or is a conditional reference.
+async fn rewrite_references(
+    tx: &mut dyn WriteTx,
+    resource: &mut Value,
+    ids: &HashMap<String, String>,
+    base_url: &str,
+) -> Result<(), ApiError> {
+    let mut refs = Vec::new();
+    collect_reference_slots(resource, &mut Vec::new(), &mut refs);
+    for (path, reference) in refs {
+        let replacement = if let Some(target) = ids.get(&reference) {
+            Some(target.clone())
+        } else if let Some((res_type, query)) = reference.split_once('?') {
+            if !fhir_model::definitions::is_resource_type(res_type) {
+                continue;
+            }
+            let criteria = parse_criteria(res_type, &query_pairs(query), base_url)?;
+            let found = tx.find(res_type, &criteria).await?;
+            match found.len() {
+                1 => Some(format!("{res_type}/{}", found[0])),
+                n => {
+                    return Err(ApiError::precondition_failed(
+                        IssueType::MultipleMatches,
+                        format!(
+                            "The conditional reference {res_type}?… matched {n} resources; it must match exactly one"
+                        ),
+                    ));
+                }
+            }
+        } else if reference.starts_with("urn:uuid:") || reference.starts_with("urn:oid:") {
+            return Err(ApiError::bad_request(
+                IssueType::NotFound,
+                "A urn: reference names no fullUrl in this transaction",
+            ));
+        } else {
+            None
+        };
+        if let Some(new) = replacement {
+            if let Some(slot) = pointer_mut(resource, &path) {
+                *slot = Value::String(new);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn collect_reference_slots(v: &Value, path: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, String)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                if k == "reference" {
+                    if let Value::String(s) = child {
+                        let mut p = path.clone();
+                        p.push(Step::Key(k.clone()));
+                        out.push((p, s.clone()));
+                    }
+                    continue;
+                }
+                // Contained resources and the narrative are left as they are.
+                if k == "text" {
+                    continue;
+                }
+                path.push(Step::Key(k.clone()));
+                collect_reference_slots(child, path, out);
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                path.push(Step::Index(i));
+                collect_reference_slots(child, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn pointer_mut<'v>(v: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
+    let mut cur = v;
+    for step in path {
+        cur = match step {
+            Step::Key(k) => cur.get_mut(k.as_str())?,
+            Step::Index(i) => cur.get_mut(*i)?,
+        };
+    }
+    Some(cur)
+}
+
+fn status_line(status: StatusCode) -> String {
+    format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
+}
+
+fn response_entry(result: &EntryResult, base_url: &str, return_representation: bool) -> Value {
+    match result {
+        EntryResult::Written(w) => {
+            let s = &w.stored;
+            let mut response = json!({ "status": status_line(w.status) });
+            if w.status != StatusCode::NO_CONTENT {
+                response["location"] =
+                    json!(format!("{}/{}/_history/{}", s.res_type, s.id, s.version));
+            }
+            response["etag"] = json!(format!("W/\"{}\"", s.version));
+            response["lastModified"] = json!(s.last_updated);
+            let mut entry = json!({});
+            if !s.is_deleted() {
+                entry["fullUrl"] = json!(format!("{base_url}/{}/{}", s.res_type, s.id));
+                if return_representation {
+                    entry["resource"] = parse_content(s);
+                }
+            }
+            entry["response"] = response;
+            entry
+        }
+        EntryResult::NothingToDelete => {
+            json!({ "response": { "status": status_line(StatusCode::NO_CONTENT) } })
+        }
+        EntryResult::Read(s) => json!({
+            "fullUrl": format!("{base_url}/{}/{}", s.res_type, s.id),
+            "resource": parse_content(s),
+            "response": {
+                "status": status_line(StatusCode::OK),
+                "etag": format!("W/\"{}\"", s.version),
+                "lastModified": s.last_updated,
+            }
+        }),
+        EntryResult::Searched(found) => {
+            let entries: Vec<Value> = found
+                .iter()
+                .map(|s| {
+                    json!({
+                        "fullUrl": format!("{base_url}/{}/{}", s.res_type, s.id),
+                        "resource": parse_content(s),
+                        "search": {"mode": "match"},
+                    })
+                })
+                .collect();
+            json!({
+                "resource": {"resourceType": "Bundle", "type": "searchset", "total": found.len(), "entry": entries},
+                "response": {"status": status_line(StatusCode::OK)}
+            })
+        }
+    }
+}
+
+fn error_entry(err: &ApiError) -> Value {
+    json!({ "response": { "status": status_line(err.status), "outcome": err.outcome() } })
+}
+
+/// A stored version's content as JSON (it was written by this server, so it parses).
+pub fn parse_content(s: &StoredResource) -> Value {
+    s.content
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or(Value::Null)
+}

@@ -1,0 +1,97 @@
+//! The CapabilityStatement (`GET [base]/metadata`), generated from what the server
+//! really implements: the resource types of the element model, the interactions the
+//! router offers, and the search parameters the criteria parser accepts.
+
+use fhir_model::search_params::{SearchParamKind, search_params_for};
+use serde_json::{Value, json};
+
+/// Interactions offered on every resource type.
+const TYPE_INTERACTIONS: &[&str] = &[
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+];
+
+/// Whether the criteria parser supports a search parameter kind today.
+pub fn supported_kind(kind: SearchParamKind) -> bool {
+    matches!(
+        kind,
+        SearchParamKind::Token
+            | SearchParamKind::Reference
+            | SearchParamKind::String
+            | SearchParamKind::Uri
+    )
+}
+
+fn kind_code(kind: SearchParamKind) -> &'static str {
+    match kind {
+        SearchParamKind::Number => "number",
+        SearchParamKind::Date => "date",
+        SearchParamKind::String => "string",
+        SearchParamKind::Token => "token",
+        SearchParamKind::Reference => "reference",
+        SearchParamKind::Composite => "composite",
+        SearchParamKind::Quantity => "quantity",
+        SearchParamKind::Uri => "uri",
+        SearchParamKind::Special => "special",
+    }
+}
+
+/// Builds the statement for a base URL; `date` is when this server started.
+pub fn statement(base_url: &str, date: &str) -> Value {
+    let resources: Vec<Value> = fhir_model::definitions::resource_types()
+        .iter()
+        .map(|t| {
+            let mut params = vec![json!({
+                "name": "_id",
+                "definition": "http://hl7.org/fhir/SearchParameter/Resource-id",
+                "type": "token",
+            })];
+            for p in search_params_for(t) {
+                if p.code != "_id" && supported_kind(p.kind) {
+                    params.push(json!({"name": p.code, "definition": p.url, "type": kind_code(p.kind)}));
+                }
+            }
+            json!({
+                "type": t,
+                "profile": format!("http://hl7.org/fhir/StructureDefinition/{t}"),
+                "interaction": TYPE_INTERACTIONS.iter().map(|i| json!({"code": i})).collect::<Vec<_>>(),
+                "versioning": "versioned-update",
+                "readHistory": true,
+                "updateCreate": true,
+                "conditionalCreate": true,
+                "conditionalRead": "not-supported",
+                "conditionalUpdate": true,
+                "conditionalDelete": "single",
+                "searchParam": params,
+            })
+        })
+        .collect();
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "HealthOS",
+        "kind": "instance",
+        "software": {"name": "HealthOS", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "HealthOS FHIR R4 server", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "application/fhir+xml", "json", "xml"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml"],
+        "rest": [{
+            "mode": "server",
+            "resource": resources,
+            "interaction": [
+                {"code": "transaction"},
+                {"code": "batch"},
+                {"code": "history-system"},
+            ],
+        }],
+    })
+}

@@ -1,0 +1,292 @@
+//! Storage: one [`ResourceStore`] trait, with an SQLite and a PostgreSQL implementation.
+//!
+//! Every version of every resource is kept (history). Writes go through [`WriteTx`], a
+//! database transaction handed to a *write job*: single interactions and whole
+//! transaction Bundles are both jobs, so they share one code path (`crate::rest`), and a
+//! job either commits whole or leaves nothing behind. How jobs reach the database is each
+//! backend's business: SQLite batches concurrent jobs into one transaction and one fsync
+//! (group commit, each job in its own savepoint); PostgreSQL runs each job in its own
+//! transaction from a pool, with row locks for version checks.
+//!
+//! Both backends speak the same SQL through sqlx's `Any` driver ([`sql`]); the few
+//! dialect differences are in [`sql::Dialect`].
+
+mod migrate;
+mod postgres;
+pub mod sql;
+mod sqlite;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use fhir_model::index::IndexEntry;
+use futures::future::BoxFuture;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// One stored version of a resource (or the tombstone of a delete).
+#[derive(Debug, Clone)]
+pub struct StoredResource {
+    /// The resource type.
+    pub res_type: String,
+    /// The logical id.
+    pub id: String,
+    /// The version id (1, 2, …).
+    pub version: i64,
+    /// `meta.lastUpdated` of this version, as a FHIR instant (UTC, milliseconds).
+    pub last_updated: String,
+    /// The interaction that made this version: `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// The JSON text of the resource as served; `None` for a delete.
+    pub content: Option<String>,
+}
+
+impl StoredResource {
+    /// Whether this version records a delete.
+    pub fn is_deleted(&self) -> bool {
+        self.content.is_none()
+    }
+}
+
+/// The current state of a logical resource, as a write job sees it (locked until commit).
+#[derive(Debug, Clone)]
+pub struct CurrentState {
+    /// Internal key of the logical resource.
+    pub pk: i64,
+    /// The current version id.
+    pub version: i64,
+    /// Whether the current version is a delete.
+    pub deleted: bool,
+}
+
+/// A new version to write.
+#[derive(Debug)]
+pub struct NewVersion<'a> {
+    /// The resource type.
+    pub res_type: &'a str,
+    /// The logical id.
+    pub id: &'a str,
+    /// The version id; must be the current one plus one.
+    pub version: i64,
+    /// The key from [`CurrentState`] when the resource exists already.
+    pub existing_pk: Option<i64>,
+    /// `meta.lastUpdated`.
+    pub last_updated: &'a str,
+    /// `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: &'a str,
+    /// The JSON text, `None` for a delete.
+    pub content: Option<&'a str>,
+    /// The search index values of this version (empty for a delete).
+    pub index: &'a [IndexEntry],
+}
+
+/// One condition of a conditional interaction or search, already typed by the search
+/// parameter's kind. A resource matches a [`Criterion`] if it matches any of its values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Criterion {
+    /// `_id=a,b`
+    Id(Vec<String>),
+    /// A token parameter: `[system]|[code]` forms.
+    Token {
+        param: String,
+        values: Vec<TokenMatch>,
+    },
+    /// A reference parameter: `Type/id`, `id` or an absolute URL.
+    Reference {
+        param: String,
+        values: Vec<ReferenceMatch>,
+    },
+    /// A string parameter (prefix match on the normalized form, or exact).
+    String {
+        param: String,
+        values: Vec<String>,
+        exact: bool,
+    },
+    /// A uri parameter (exact).
+    Uri { param: String, values: Vec<String> },
+}
+
+/// One value of a token criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenMatch {
+    /// `None`: any system; `Some("")`: no system (`|code`); `Some(s)`: that system.
+    pub system: Option<String>,
+    /// `None`: any code (`system|`).
+    pub code: Option<String>,
+}
+
+/// One value of a reference criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceMatch {
+    /// The target type, when given.
+    pub target_type: Option<String>,
+    /// The target id (for relative references) …
+    pub target_id: Option<String>,
+    /// … or the absolute URL.
+    pub url: Option<String>,
+}
+
+/// Which history to read.
+#[derive(Debug, Clone)]
+pub enum HistoryScope {
+    /// All resources.
+    System,
+    /// One resource type.
+    Type(String),
+    /// One resource.
+    Instance(String, String),
+}
+
+/// History query parameters.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// Only versions updated at or after this instant (`_since`).
+    pub since: Option<String>,
+    /// Only the version current at this instant (`_at`): versions updated at or before it.
+    pub at: Option<String>,
+    /// Page size.
+    pub count: usize,
+    /// Keyset cursor: only rows older than this `(last_updated, row_id)`.
+    pub before: Option<(String, i64)>,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    /// The versions.
+    pub versions: Vec<StoredResource>,
+    /// The cursor of the next (older) page, if there is one.
+    pub next: Option<(String, i64)>,
+    /// Total number of versions in scope (ignoring the cursor).
+    pub total: i64,
+}
+
+/// A page of current resources matching criteria.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    /// The matching resources.
+    pub resources: Vec<StoredResource>,
+    /// The cursor (internal key) after the last one, if there are more.
+    pub next: Option<i64>,
+    /// Total number of matches.
+    pub total: i64,
+}
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A concurrent write created the same resource first.
+    #[error("a concurrent write created {0} first")]
+    Conflict(String),
+    /// The write job failed; its error is returned to its caller unchanged.
+    #[error("write job failed")]
+    Job(Box<crate::error::ApiError>),
+    /// The writer task has stopped (the server is shutting down).
+    #[error("the writer has stopped")]
+    WriterGone,
+}
+
+/// The result of a write job, type-erased so jobs of any result type share one queue.
+pub type JobOutput = Box<dyn Any + Send>;
+
+/// A write job: runs against a [`WriteTx`]; its effects commit only if it returns `Ok`.
+pub type WriteJob = Box<
+    dyn for<'t> FnOnce(
+            &'t mut dyn WriteTx,
+        ) -> BoxFuture<'t, Result<JobOutput, crate::error::ApiError>>
+        + Send,
+>;
+
+/// The operations a write job may use, all inside one database transaction.
+#[async_trait]
+pub trait WriteTx: Send {
+    /// The current state of a resource, locked for the rest of the transaction.
+    async fn current(
+        &mut self,
+        res_type: &str,
+        id: &str,
+    ) -> Result<Option<CurrentState>, StoreError>;
+    /// The current version of a resource with its content.
+    async fn read(
+        &mut self,
+        res_type: &str,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// The ids of current (not deleted) resources of a type matching all criteria.
+    async fn find(
+        &mut self,
+        res_type: &str,
+        criteria: &[Criterion],
+    ) -> Result<Vec<String>, StoreError>;
+    /// Writes a new version and replaces the resource's index rows.
+    async fn write_version(&mut self, version: NewVersion<'_>) -> Result<(), StoreError>;
+}
+
+/// The storage behind the server.
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    /// Which backend this is (`sqlite` or `postgresql`), for logs and the benchmark.
+    fn backend(&self) -> &'static str;
+    /// Runs a write job in one database transaction.
+    async fn write_job(&self, job: WriteJob) -> Result<JobOutput, StoreError>;
+    /// The current version of a resource (a tombstone if deleted).
+    async fn read(&self, res_type: &str, id: &str) -> Result<Option<StoredResource>, StoreError>;
+    /// One version of a resource.
+    async fn vread(
+        &self,
+        res_type: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// A page of history, newest first.
+    async fn history(
+        &self,
+        scope: &HistoryScope,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, StoreError>;
+    /// A page of current resources of a type matching all criteria, in key order.
+    async fn search(
+        &self,
+        res_type: &str,
+        criteria: &[Criterion],
+        count: usize,
+        after: Option<i64>,
+    ) -> Result<SearchPage, StoreError>;
+}
+
+/// Runs a typed write job on any store.
+pub async fn write<T, F>(store: &dyn ResourceStore, job: F) -> Result<T, crate::error::ApiError>
+where
+    T: Send + 'static,
+    F: for<'t> FnOnce(&'t mut dyn WriteTx) -> BoxFuture<'t, Result<T, crate::error::ApiError>>
+        + Send
+        + 'static,
+{
+    let erased: WriteJob = Box::new(move |tx| {
+        Box::pin(async move { job(tx).await.map(|v| Box::new(v) as JobOutput) })
+    });
+    match store.write_job(erased).await {
+        Ok(out) => Ok(*out
+            .downcast::<T>()
+            .expect("a job's output has the job's type")),
+        Err(StoreError::Job(e)) => Err(*e),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens the store a database URL names (`sqlite:` or `postgres:`), running migrations.
+pub async fn open(database_url: &str) -> anyhow::Result<Arc<dyn ResourceStore>> {
+    sqlx::any::install_default_drivers();
+    if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        Ok(Arc::new(PostgresStore::open(database_url).await?))
+    } else if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(database_url).await?))
+    } else {
+        anyhow::bail!("unsupported database URL scheme (expected sqlite: or postgres:)")
+    }
+}

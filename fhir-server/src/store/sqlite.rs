@@ -1,0 +1,229 @@
+//! The SQLite backend (the embedded default): WAL, one writer with group commit, a pool
+//! of readers.
+//!
+//! Group commit: write jobs queue to one writer task, which takes every job waiting (up
+//! to [`MAX_BATCH`]), runs each in its own savepoint inside one `BEGIN IMMEDIATE … COMMIT`,
+//! and answers them only after the commit. Many concurrent writes thus share one fsync
+//! while each still succeeds or fails alone, and none is acknowledged before it is durable.
+
+use std::panic::AssertUnwindSafe;
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
+use tokio::sync::{mpsc, oneshot};
+
+use super::sql::{self, Dialect, SqlTx};
+use super::{
+    Criterion, HistoryPage, HistoryQuery, HistoryScope, JobOutput, ResourceStore, SearchPage,
+    StoreError, StoredResource, WriteJob, migrate,
+};
+use crate::error::ApiError;
+
+/// The most jobs one group commit takes.
+const MAX_BATCH: usize = 256;
+
+/// Reader connections.
+const READERS: u32 = 8;
+
+struct Request {
+    job: WriteJob,
+    reply: oneshot::Sender<Result<JobOutput, StoreError>>,
+}
+
+/// A store on an SQLite file.
+pub struct SqliteStore {
+    writer: mpsc::Sender<Request>,
+    readers: AnyPool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file, switches it to WAL, runs migrations
+    /// and starts the writer task.
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        let url = with_create_mode(url);
+        if let Some(dir) =
+            sqlite_path(&url).and_then(|p| std::path::Path::new(p).parent().map(ToOwned::to_owned))
+        {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
+            }
+        }
+        let options: AnyConnectOptions = url.parse()?;
+        let mut writer = options.connect().await?;
+        writer.execute("PRAGMA journal_mode = WAL").await?;
+        writer.execute("PRAGMA synchronous = FULL").await?;
+        writer.execute("PRAGMA busy_timeout = 5000").await?;
+        migrate::run(&mut writer, migrate::SQLITE, false).await?;
+
+        let readers = AnyPoolOptions::new()
+            .max_connections(READERS)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run_writer(writer, rx));
+        Ok(SqliteStore {
+            writer: tx,
+            readers,
+        })
+    }
+}
+
+/// `sqlite://x.db` → `sqlite://x.db?mode=rwc` (sqlx does not create files by default).
+fn with_create_mode(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(rest.split('?').next().unwrap_or(rest))
+}
+
+async fn run_writer(mut conn: AnyConnection, mut rx: mpsc::Receiver<Request>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, &mut batch).await;
+    }
+}
+
+async fn commit_batch(conn: &mut AnyConnection, batch: &mut Vec<Request>) {
+    if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
+        let msg = e.to_string();
+        for req in batch.drain(..) {
+            let _ = req
+                .reply
+                .send(Err(StoreError::Database(sqlx::Error::Protocol(
+                    msg.clone(),
+                ))));
+        }
+        return;
+    }
+    let mut done = Vec::with_capacity(batch.len());
+    for req in batch.drain(..) {
+        let result = run_in_savepoint(conn, req.job).await;
+        done.push((req.reply, result));
+    }
+    match conn.execute("COMMIT").await {
+        Ok(_) => {
+            for (reply, result) in done {
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            let _ = conn.execute("ROLLBACK").await;
+            let msg = e.to_string();
+            for (reply, result) in done {
+                let _ = reply.send(match result {
+                    Ok(_) => Err(StoreError::Database(sqlx::Error::Protocol(msg.clone()))),
+                    Err(e) => Err(e),
+                });
+            }
+        }
+    }
+}
+
+async fn run_in_savepoint(
+    conn: &mut AnyConnection,
+    job: WriteJob,
+) -> Result<JobOutput, StoreError> {
+    conn.execute("SAVEPOINT job").await?;
+    let result = {
+        let mut tx = SqlTx {
+            conn: &mut *conn,
+            dialect: Dialect::SQLITE,
+        };
+        AssertUnwindSafe(job(&mut tx)).catch_unwind().await
+    };
+    let result = match result {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::internal("a write job panicked")),
+    };
+    match result {
+        Ok(out) => {
+            conn.execute("RELEASE job").await?;
+            Ok(out)
+        }
+        Err(e) => {
+            conn.execute("ROLLBACK TO job").await?;
+            conn.execute("RELEASE job").await?;
+            Err(StoreError::Job(Box::new(e)))
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn write_job(&self, job: WriteJob) -> Result<JobOutput, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Request { job, reply })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn read(&self, res_type: &str, id: &str) -> Result<Option<StoredResource>, StoreError> {
+        sql::read(&mut *self.readers.acquire().await?, res_type, id).await
+    }
+
+    async fn vread(
+        &self,
+        res_type: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        sql::vread(&mut *self.readers.acquire().await?, res_type, id, version).await
+    }
+
+    async fn history(
+        &self,
+        scope: &HistoryScope,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, StoreError> {
+        sql::history(&mut *self.readers.acquire().await?, scope, query).await
+    }
+
+    async fn search(
+        &self,
+        res_type: &str,
+        criteria: &[Criterion],
+        count: usize,
+        after: Option<i64>,
+    ) -> Result<SearchPage, StoreError> {
+        sql::search(
+            &mut *self.readers.acquire().await?,
+            res_type,
+            criteria,
+            count,
+            after,
+        )
+        .await
+    }
+}
