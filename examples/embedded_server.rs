@@ -7,7 +7,8 @@ use serde_json::json;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let config = fhir_server::Config::for_tests(format!("sqlite://{}/example.db", dir.path().display()));
+    let config =
+        fhir_server::Config::for_tests(format!("sqlite://{}/example.db", dir.path().display()));
     let server = fhir_server::start(config).await?;
     let client = reqwest::Client::new();
 
@@ -17,7 +18,11 @@ async fn main() -> anyhow::Result<()> {
         .body(json!({"resourceType": "Patient", "name": [{"family": "Example"}]}).to_string())
         .send()
         .await?;
-    println!("create: {} at {}", created.status(), created.headers()["location"].to_str()?);
+    println!(
+        "create: {} at {}",
+        created.status(),
+        created.headers()["location"].to_str()?
+    );
     let location = created.headers()["location"].to_str()?.to_owned();
     let read = client.get(&location).send().await?;
     println!("vread: {} {}", read.status(), read.text().await?);

@@ -9,10 +9,14 @@ fn main() -> anyhow::Result<()> {
     let good = br#"{"resourceType":"Observation","status":"final","code":{"text":"Body weight"},
                     "valueQuantity":{"value":70.50,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}}"#;
     let parsed = parse_resource(good, Format::Json, ParseMode::Strict)?;
-    println!("valid; the decimal keeps its text: {}", parsed.resource["valueQuantity"]["value"]);
+    println!(
+        "valid; the decimal keeps its text: {}",
+        parsed.resource["valueQuantity"]["value"]
+    );
     println!("{}", String::from_utf8(to_xml(&parsed.resource, true)?)?);
 
-    let bad = br#"{"resourceType":"Observation","status":"final","code":{"text":"x","colour":"red"}}"#;
+    let bad =
+        br#"{"resourceType":"Observation","status":"final","code":{"text":"x","colour":"red"}}"#;
     match parse_resource(bad, Format::Json, ParseMode::Strict) {
         Ok(_) => println!("unexpectedly valid"),
         Err(e) => {

@@ -63,15 +63,24 @@ fn add_structure(
     sd: &Value,
 ) {
     let elements = sd["snapshot"]["element"].as_array().unwrap();
-    let paths: Vec<&str> = elements.iter().map(|e| e["path"].as_str().unwrap()).collect();
-    let has_children = |p: &str| paths.iter().any(|q| q.len() > p.len() + 1 && q.starts_with(p) && q.as_bytes()[p.len()] == b'.');
+    let paths: Vec<&str> = elements
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    let has_children = |p: &str| {
+        paths
+            .iter()
+            .any(|q| q.len() > p.len() + 1 && q.starts_with(p) && q.as_bytes()[p.len()] == b'.')
+    };
 
     let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     groups.insert(name.to_owned(), Vec::new());
     let mut regex = None;
     for el in elements {
         let path = el["path"].as_str().unwrap();
-        let Some((parent, last)) = path.rsplit_once('.') else { continue };
+        let Some((parent, last)) = path.rsplit_once('.') else {
+            continue;
+        };
         if kind == "primitive-type" {
             if last == "value" {
                 regex = el["type"][0]["extension"]

@@ -136,6 +136,42 @@ impl Client {
         self.request(Method::DELETE, path)
     }
 
+    /// POSTs a body of `len` bytes (a JSON object padded with spaces) with
+    /// `Expect: 100-continue`, over a plain TCP connection.
+    ///
+    /// A server that refuses an oversized body on its `Content-Length` answers 413 at
+    /// once and closes the connection; an HTTP client that is still writing the body then
+    /// sees a reset instead of the answer. With `Expect: 100-continue` the body is only
+    /// sent if the server asks for it, so the 413 can be read. `http://` bases only.
+    pub async fn post_oversized(&self, path: &str, len: usize) -> Result<Exchange, Failure> {
+        let url = self.url(path);
+        let mut ex = Exchange {
+            method: "POST".into(),
+            url: url.clone(),
+            request_headers: vec![
+                ("Content-Type".into(), FHIR_JSON.into()),
+                ("Content-Length".into(), len.to_string()),
+                ("Expect".into(), "100-continue".into()),
+            ],
+            request_body: Some(
+                format!("{{\"resourceType\":\"Patient\"}} padded with spaces to {len} bytes")
+                    .into_bytes(),
+            ),
+            status: 0,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        match raw::post_expect_continue(&url, self.token.as_deref(), len).await {
+            Ok((status, headers, body)) => {
+                ex.status = status;
+                ex.headers = headers;
+                ex.body = body;
+                Ok(ex)
+            }
+            Err(e) => Err(ex.fail_with("an HTTP response", format!("no response: {e}"))),
+        }
+    }
+
     /// Creates `resource` with POST and returns its id, failing the case unless the
     /// server answers 201 with a body or a Location.
     pub async fn create(&self, resource: &Value) -> Result<String, Failure> {
@@ -390,15 +426,16 @@ impl Exchange {
     /// the negative cases of http.html look.
     pub fn expect_error(&self, ok: &[u16]) -> Result<(), Failure> {
         self.expect_status(ok)?;
-        self.expect_outcome().map(drop)
+        self.expect_outcome()?;
+        self.expect_fhir_json()
     }
 
     /// The id a create answered with: the body's `id`, else the Location header's.
     pub fn created_id(&self, ty: &str) -> Result<String, Failure> {
-        if let Ok(v) = self.json() {
-            if let Some(id) = v["id"].as_str() {
-                return Ok(id.to_owned());
-            }
+        if let Ok(v) = self.json()
+            && let Some(id) = v["id"].as_str()
+        {
+            return Ok(id.to_owned());
         }
         self.header("location")
             .and_then(|loc| location_id(loc, ty))
@@ -408,6 +445,132 @@ impl Exchange {
     /// The ETag header.
     pub fn etag(&self) -> Option<&str> {
         self.header("etag")
+    }
+}
+
+mod raw {
+    //! A minimal HTTP/1.1 exchange over `tokio::net::TcpStream`, for the one request a
+    //! general client cannot make (see [`super::Client::post_oversized`]).
+
+    use std::time::Duration;
+
+    use tokio::net::TcpStream;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> std::io::Result<()> {
+        while !buf.is_empty() {
+            stream.writable().await?;
+            match stream.try_write(buf) {
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads until `done(bytes)` or the connection closes.
+    async fn read_until(
+        stream: &TcpStream,
+        got: &mut Vec<u8>,
+        done: impl Fn(&[u8]) -> bool,
+    ) -> std::io::Result<()> {
+        let mut buf = [0u8; 16 * 1024];
+        while !done(got) {
+            tokio::time::timeout(WAIT, stream.readable())
+                .await
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no response"))??;
+            match stream.try_read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn head_end(b: &[u8]) -> Option<usize> {
+        b.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+    }
+
+    type Response = (u16, Vec<(String, String)>, Vec<u8>);
+
+    fn parse_head(head: &str) -> Result<(u16, Vec<(String, String)>), String> {
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("not an HTTP response: {head:?}"))?;
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Ok((status, headers))
+    }
+
+    pub(super) async fn post_expect_continue(
+        url: &str,
+        token: Option<&str>,
+        len: usize,
+    ) -> Result<Response, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+        if parsed.scheme() != "http" {
+            return Err("only http:// bases are supported for this request".into());
+        }
+        let host = parsed.host_str().ok_or("no host")?;
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let stream = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut head = format!(
+            "POST {} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/fhir+json\r\n\
+             Accept: application/fhir+json\r\nContent-Length: {len}\r\nExpect: 100-continue\r\nConnection: close\r\n",
+            match parsed.query() {
+                Some(q) => format!("{}?{q}", parsed.path()),
+                None => parsed.path().to_owned(),
+            }
+        );
+        if let Some(t) = token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        head.push_str("\r\n");
+        write_all(&stream, head.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut got = Vec::new();
+        read_until(&stream, &mut got, |b| head_end(b).is_some())
+            .await
+            .map_err(|e| e.to_string())?;
+        let end = head_end(&got).ok_or("the connection closed before a response")?;
+        let (mut status, mut headers) = parse_head(&String::from_utf8_lossy(&got[..end]))?;
+        let mut rest = got[end..].to_vec();
+        if status == 100 {
+            // The server wants the body: send it, then read the final response.
+            let mut body = br#"{"resourceType":"Patient"}"#.to_vec();
+            body.resize(len, b' ');
+            // A server may answer and close while the body is still going out.
+            let _ = write_all(&stream, &body).await;
+            read_until(&stream, &mut rest, |b| head_end(b).is_some())
+                .await
+                .map_err(|e| e.to_string())?;
+            let end = head_end(&rest).ok_or("the connection closed before a final response")?;
+            (status, headers) = parse_head(&String::from_utf8_lossy(&rest[..end]))?;
+            rest.drain(..end);
+        }
+        let want = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok());
+        read_until(&stream, &mut rest, |b| want.is_some_and(|n| b.len() >= n))
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(n) = want {
+            rest.truncate(n);
+        }
+        Ok((status, headers, rest))
     }
 }
 

@@ -375,11 +375,11 @@ pub fn update_report_md(existing: &str, suite: &SuiteReport) -> String {
                 .then(|| name.trim().to_owned());
             continue;
         }
-        if let Some(name) = &current {
-            if let Some(entry) = rows.get_mut(name) {
-                entry.1.push_str(line);
-                entry.1.push('\n');
-            }
+        if let Some(name) = &current
+            && let Some(entry) = rows.get_mut(name)
+        {
+            entry.1.push_str(line);
+            entry.1.push('\n');
         }
     }
     let c = suite.counts;

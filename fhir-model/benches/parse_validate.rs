@@ -23,10 +23,16 @@ use serde_json::Value;
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/synthea");
     let mut resources: Vec<Vec<u8>> = Vec::new();
-    let mut dirs = vec![root.join("iris-fhir-template-synthea-2020"), root.join("synthea-bulk-ndjson-ktmtwm")];
+    let mut dirs = vec![
+        root.join("iris-fhir-template-synthea-2020"),
+        root.join("synthea-bulk-ndjson-ktmtwm"),
+    ];
     dirs.sort();
     for dir in dirs {
-        let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         paths.sort();
         for p in paths {
             match p.extension().and_then(|e| e.to_str()) {
@@ -35,7 +41,8 @@ fn main() {
                     resources.extend(text.lines().map(|l| l.as_bytes().to_vec()));
                 }
                 Some("json") => {
-                    let bundle: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                    let bundle: Value =
+                        serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
                     for e in bundle["entry"].as_array().unwrap() {
                         resources.push(serde_json::to_vec(&e["resource"]).unwrap());
                     }
@@ -45,7 +52,12 @@ fn main() {
         }
     }
     let bytes: usize = resources.iter().map(Vec::len).sum();
-    println!("{} resources, {:.1} MB, {} bytes on average", resources.len(), bytes as f64 / 1e6, bytes / resources.len());
+    println!(
+        "{} resources, {:.1} MB, {} bytes on average",
+        resources.len(),
+        bytes as f64 / 1e6,
+        bytes / resources.len()
+    );
 
     // Warm up (compiles the model and regexes) and check everything passes.
     for r in &resources {
@@ -60,7 +72,10 @@ fn main() {
             }
         }
         let us = start.elapsed().as_secs_f64() * 1e6 / (rounds * resources.len()) as f64;
-        println!("{label:<40} {us:>7.2} µs/resource  {:>8.0} resources/s/core", 1e6 / us);
+        println!(
+            "{label:<40} {us:>7.2} µs/resource  {:>8.0} resources/s/core",
+            1e6 / us
+        );
     };
     per("serde_json::from_slice::<Value>", &|r| {
         std::hint::black_box(serde_json::from_slice::<Value>(r).unwrap());
@@ -68,7 +83,10 @@ fn main() {
     per("parse_resource(Json, Strict)", &|r| {
         std::hint::black_box(parse_resource(r, Format::Json, ParseMode::Strict).unwrap());
     });
-    let values: Vec<Value> = resources.iter().map(|r| serde_json::from_slice(r).unwrap()).collect();
+    let values: Vec<Value> = resources
+        .iter()
+        .map(|r| serde_json::from_slice(r).unwrap())
+        .collect();
     let start = Instant::now();
     for _ in 0..rounds {
         for v in &values {
@@ -84,6 +102,11 @@ fn main() {
         }
     }
     let clone_only = start.elapsed();
-    let us = (with_clone.saturating_sub(clone_only)).as_secs_f64() * 1e6 / (rounds * values.len()) as f64;
-    println!("{:<40} {us:>7.2} µs/resource  {:>8.0} resources/s/core", "validate only", 1e6 / us);
+    let us = (with_clone.saturating_sub(clone_only)).as_secs_f64() * 1e6
+        / (rounds * values.len()) as f64;
+    println!(
+        "{:<40} {us:>7.2} µs/resource  {:>8.0} resources/s/core",
+        "validate only",
+        1e6 / us
+    );
 }

@@ -203,13 +203,20 @@ pub struct EntryResponse {
 impl EntryResponse {
     /// A response with only a status.
     pub fn status(status: impl Into<String>) -> Self {
-        EntryResponse { status: status.into(), ..Default::default() }
+        EntryResponse {
+            status: status.into(),
+            ..Default::default()
+        }
     }
 
     fn to_json(&self) -> Value {
         let mut o = Map::new();
         o.insert("status".into(), json!(self.status));
-        for (k, v) in [("location", &self.location), ("etag", &self.etag), ("lastModified", &self.last_modified)] {
+        for (k, v) in [
+            ("location", &self.location),
+            ("etag", &self.etag),
+            ("lastModified", &self.last_modified),
+        ] {
             if let Some(v) = v {
                 o.insert(k.into(), json!(v));
             }
@@ -239,7 +246,12 @@ pub struct Entry {
 impl Entry {
     /// A search result entry.
     pub fn search(full_url: impl Into<String>, resource: Value, mode: SearchMode) -> Self {
-        Entry { full_url: Some(full_url.into()), resource: Some(resource), search_mode: Some(mode), ..Default::default() }
+        Entry {
+            full_url: Some(full_url.into()),
+            resource: Some(resource),
+            search_mode: Some(mode),
+            ..Default::default()
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -300,7 +312,14 @@ pub struct BundleBuilder {
 impl BundleBuilder {
     /// An empty Bundle of a type.
     pub fn new(ty: BundleType) -> Self {
-        BundleBuilder { ty, id: None, timestamp: None, total: None, links: Vec::new(), entries: Vec::new() }
+        BundleBuilder {
+            ty,
+            id: None,
+            timestamp: None,
+            total: None,
+            links: Vec::new(),
+            entries: Vec::new(),
+        }
     }
 
     /// Sets `Bundle.id`.
@@ -353,7 +372,11 @@ impl BundleBuilder {
             o.insert("total".into(), json!(total));
         }
         if !self.links.is_empty() {
-            let links = self.links.into_iter().map(|(r, u)| json!({"relation": r, "url": u})).collect();
+            let links = self
+                .links
+                .into_iter()
+                .map(|(r, u)| json!({"relation": r, "url": u}))
+                .collect();
             o.insert("link".into(), Value::Array(links));
         }
         if !self.entries.is_empty() {
@@ -404,14 +427,21 @@ pub struct RequestEntry<'a> {
 /// assert_eq!(entries[1].url, "Patient/2");
 /// ```
 pub fn request_entries(bundle: &Value) -> Result<(BundleType, Vec<RequestEntry<'_>>), ModelError> {
-    let invalid = |message: String, at: String| ModelError::Invalid(vec![Issue::error(IssueType::Invalid, message).at(at)]);
+    let invalid = |message: String, at: String| {
+        ModelError::Invalid(vec![Issue::error(IssueType::Invalid, message).at(at)])
+    };
     if bundle["resourceType"] != "Bundle" {
         return Err(invalid("Expected a Bundle".into(), "Bundle".into()));
     }
     let ty = bundle["type"].as_str().and_then(BundleType::from_code);
     let ty = match ty {
         Some(t @ (BundleType::Transaction | BundleType::Batch)) => t,
-        _ => return Err(invalid("Bundle.type must be transaction or batch".into(), "Bundle.type".into())),
+        _ => {
+            return Err(invalid(
+                "Bundle.type must be transaction or batch".into(),
+                "Bundle.type".into(),
+            ));
+        }
     };
     let entries: &[Value] = bundle["entry"].as_array().map_or(&[], Vec::as_slice);
     let mut out = Vec::with_capacity(entries.len());
@@ -422,7 +452,9 @@ pub fn request_entries(bundle: &Value) -> Result<(BundleType, Vec<RequestEntry<'
             .as_str()
             .and_then(Method::from_code)
             .ok_or_else(|| invalid("Missing or unknown request.method".into(), at("method")))?;
-        let url = request["url"].as_str().ok_or_else(|| invalid("Missing request.url".into(), at("url")))?;
+        let url = request["url"]
+            .as_str()
+            .ok_or_else(|| invalid("Missing request.url".into(), at("url")))?;
         let resource = entry.get("resource");
         if matches!(method, Method::Post | Method::Put | Method::Patch) && resource.is_none() {
             return Err(invalid(

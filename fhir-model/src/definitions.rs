@@ -133,7 +133,10 @@ impl TypeDef {
                 if let Some(suffix) = json_name.strip_prefix(def.name.as_str())
                     && let Some(t) = def.types.iter().find(|t| upper_first(t) == suffix)
                 {
-                    return Some(ResolvedElement { def, type_name: Some(t) });
+                    return Some(ResolvedElement {
+                        def,
+                        type_name: Some(t),
+                    });
                 }
             } else if def.name == json_name {
                 let type_name = (def.types.len() == 1).then(|| def.types[0].as_str());
@@ -161,7 +164,14 @@ mod tests {
     fn has_every_r4_resource_type() {
         let types = resource_types();
         assert_eq!(types.len(), 146, "{types:?}");
-        for t in ["Patient", "Observation", "Bundle", "Parameters", "Binary", "Slot"] {
+        for t in [
+            "Patient",
+            "Observation",
+            "Bundle",
+            "Parameters",
+            "Binary",
+            "Slot",
+        ] {
             assert!(is_resource_type(t), "{t}");
         }
         assert!(!is_resource_type("Resource"));
@@ -174,8 +184,16 @@ mod tests {
         let comp = obs.element("component").unwrap();
         assert!(comp.def.many);
         assert_eq!(comp.type_name, Some("Observation.component"));
-        assert!(type_def("Observation.component").unwrap().element("valueQuantity").is_some());
-        let item = type_def("Questionnaire.item").unwrap().element("item").unwrap();
+        assert!(
+            type_def("Observation.component")
+                .unwrap()
+                .element("valueQuantity")
+                .is_some()
+        );
+        let item = type_def("Questionnaire.item")
+            .unwrap()
+            .element("item")
+            .unwrap();
         assert_eq!(item.type_name, Some("Questionnaire.item"));
         let status = obs.element("status").unwrap();
         assert_eq!(status.def.min, 1);

@@ -24,7 +24,10 @@ impl ModelError {
     pub fn issues(&self) -> Vec<Issue> {
         match self {
             ModelError::Syntax { format, message } => {
-                vec![Issue::error(IssueType::Structure, format!("Malformed {format}: {message}"))]
+                vec![Issue::error(
+                    IssueType::Structure,
+                    format!("Malformed {format}: {message}"),
+                )]
             }
             ModelError::Invalid(issues) => issues.clone(),
         }

@@ -83,11 +83,14 @@ pub fn parse_resource(bytes: &[u8], format: Format, mode: ParseMode) -> Result<P
     let json = match format {
         Format::Json => bytes,
         Format::Xml => {
-            check_xml_balance(bytes).map_err(|message| ModelError::Syntax { format: "XML", message })?;
-            converted = fhir_codec::xml_to_json(bytes).map_err(|e| {
+            let depth = check_xml_balance(bytes)?;
+            converted = on_codec_stack(depth, || fhir_codec::xml_to_json(bytes))?.map_err(|e| {
                 let message = e.to_string();
                 if message.starts_with("invalid XML") {
-                    ModelError::Syntax { format: "XML", message }
+                    ModelError::Syntax {
+                        format: "XML",
+                        message,
+                    }
                 } else {
                     ModelError::Invalid(vec![Issue::error(
                         IssueType::Structure,
@@ -106,19 +109,88 @@ pub fn parse_resource(bytes: &[u8], format: Format, mode: ParseMode) -> Result<P
     Ok(Parsed { resource, warnings })
 }
 
+/// The stack of the thread that runs a fhirbolt conversion. fhirbolt reads and writes
+/// recursively with large frames (≈ 30 KB a level in a debug build): about 60 nested
+/// elements exhaust a 2 MB stack (tokio's default for worker threads) and abort the
+/// process. Conversions therefore run on a thread of their own, whose stack is reserved
+/// (not committed) up front; with [`MAX_XML_DEPTH`] and serde_json's JSON limit of 128
+/// this is ample.
+const CODEC_STACK: usize = 256 << 20;
+
+/// Up to this nesting (XML elements, or JSON levels) a conversion runs on the caller's
+/// thread: measured to need well under 1 MB of stack in a debug build.
+const INLINE_DEPTH: usize = 16;
+
+/// Runs a codec call, on a thread with [`CODEC_STACK`] of stack when the content is
+/// nested deeper than [`INLINE_DEPTH`] (starting a thread costs ≈ 100 µs, so shallow
+/// content, nearly all of it, runs inline). On that thread a panic in fhirbolt becomes an
+/// error instead of taking the caller down.
+fn on_codec_stack<T: Send>(depth: usize, f: impl FnOnce() -> T + Send) -> Result<T, ModelError> {
+    if depth <= INLINE_DEPTH {
+        return Ok(f());
+    }
+    let failed = |what: &str| {
+        ModelError::Invalid(vec![Issue::error(
+            IssueType::Exception,
+            format!("XML conversion {what}"),
+        )])
+    };
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("fhir-codec".to_owned())
+            .stack_size(CODEC_STACK)
+            .spawn_scoped(scope, f)
+            .map_err(|_| failed("could not start"))?
+            .join()
+            .map_err(|_| failed("failed"))
+    })
+}
+
+/// The nesting depth of a JSON value (counting stops a little past serde_json's limit).
+fn json_depth(value: &Value, level: usize) -> usize {
+    if level > 130 {
+        return level;
+    }
+    match value {
+        Value::Object(o) => o
+            .values()
+            .map(|v| json_depth(v, level + 1))
+            .max()
+            .unwrap_or(level + 1),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| json_depth(v, level + 1))
+            .max()
+            .unwrap_or(level + 1),
+        _ => level,
+    }
+}
+
+/// The deepest XML element nesting read (resources plus narrative XHTML; about twice
+/// what [`MAX_DEPTH`](crate::validate::MAX_DEPTH) allows in JSON, where arrays count too).
+const MAX_XML_DEPTH: usize = 200;
+
 /// Checks that XML elements are balanced with one root (fhirbolt stops reading at the
-/// end of the resource and would accept a truncated document). Comments, processing
-/// instructions, CDATA and quoted attribute values are skipped; the rest of
+/// end of the resource and would accept a truncated document) and not nested too deeply.
+/// Comments, processing instructions, CDATA and quoted attribute values are skipped; the
+/// rest of well-formedness is fhirbolt's (quick-xml's) business. Returns the depth.
 /// well-formedness is fhirbolt's (quick-xml's) business.
-fn check_xml_balance(xml: &[u8]) -> Result<(), String> {
+fn check_xml_balance(xml: &[u8]) -> Result<usize, ModelError> {
+    let syntax = |message: String| ModelError::Syntax {
+        format: "XML",
+        message,
+    };
     let mut stack: Vec<&[u8]> = Vec::new();
     let mut roots = 0;
+    let mut max_depth = 0;
     let mut i = 0;
     while let Some(p) = xml[i..].iter().position(|&b| b == b'<') {
         let start = i + p;
         let rest = &xml[start..];
         let skip_to = |end: &[u8]| {
-            rest.windows(end.len()).position(|w| w == end).map(|q| start + q + end.len())
+            rest.windows(end.len())
+                .position(|w| w == end)
+                .map(|q| start + q + end.len())
         };
         let end = if rest.starts_with(b"<!--") {
             skip_to(b"-->")
@@ -127,51 +199,67 @@ fn check_xml_balance(xml: &[u8]) -> Result<(), String> {
         } else if rest.starts_with(b"<?") {
             skip_to(b"?>")
         } else if rest.starts_with(b"<!") {
-            return Err("DOCTYPE declarations are not allowed".to_owned());
+            return Err(syntax("DOCTYPE declarations are not allowed".to_owned()));
         } else {
             let end = tag_end(xml, start);
             let tag = &xml[start..end];
             if !tag.ends_with(b">") {
-                return Err("unterminated tag at end of document".to_owned());
+                return Err(syntax("unterminated tag at end of document".to_owned()));
             }
             let name_end = |t: &[u8], from: usize| {
-                t[from..].iter().position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>').map_or(t.len(), |q| from + q)
+                t[from..]
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>')
+                    .map_or(t.len(), |q| from + q)
             };
             if tag.starts_with(b"</") {
                 let name = &tag[2..name_end(tag, 2)];
                 if stack.pop() != Some(name) {
-                    return Err(format!("mismatched end tag at byte {start}"));
+                    return Err(syntax(format!("mismatched end tag at byte {start}")));
                 }
             } else {
                 let name = &tag[1..name_end(tag, 1)];
                 if stack.is_empty() {
                     roots += 1;
                     if roots > 1 {
-                        return Err(format!("more than one root element (byte {start})"));
+                        return Err(syntax(format!("more than one root element (byte {start})")));
                     }
                 }
                 if !tag.ends_with(b"/>") {
                     stack.push(name);
+                    max_depth = max_depth.max(stack.len());
+                    // fhirbolt reads recursively: refuse depths that could exhaust the stack.
+                    if stack.len() > MAX_XML_DEPTH {
+                        return Err(ModelError::Invalid(vec![Issue::error(
+                            IssueType::TooCostly,
+                            format!("XML is nested deeper than {MAX_XML_DEPTH} elements"),
+                        )]));
+                    }
                 }
             }
             Some(end)
         };
         match end {
             Some(e) => i = e,
-            None => return Err("unterminated comment, CDATA or processing instruction".to_owned()),
+            None => {
+                return Err(syntax(
+                    "unterminated comment, CDATA or processing instruction".to_owned(),
+                ));
+            }
         }
     }
     if !stack.is_empty() {
-        return Err("unclosed element at end of document".to_owned());
+        return Err(syntax("unclosed element at end of document".to_owned()));
     }
     if roots == 0 {
-        return Err("no root element".to_owned());
+        return Err(syntax("no root element".to_owned()));
     }
-    Ok(())
+    Ok(max_depth)
 }
 
 /// Parses JSON text into a `Value` without validating it as FHIR, refusing duplicate
-/// keys and nesting deeper than serde_json's limit of 128.
+/// keys and nesting deeper than serde_json's limit of 128 (a leading UTF-8 byte order
+/// mark is skipped).
 ///
 /// ```
 /// use fhir_model::format::parse_json;
@@ -180,6 +268,8 @@ fn check_xml_balance(xml: &[u8]) -> Result<(), String> {
 /// assert!(parse_json(b"{").is_err());
 /// ```
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ModelError> {
+    // RFC 8259 lets a parser ignore a byte order mark; Windows clients send one.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match serde_json::from_slice::<StrictValue>(bytes) {
         Ok(StrictValue(v)) => Ok(v),
         Err(e) => Err(json_error(&e)),
@@ -192,12 +282,19 @@ fn json_error(e: &serde_json::Error) -> ModelError {
     if message.starts_with("recursion limit exceeded") {
         return ModelError::Invalid(vec![Issue::error(
             IssueType::TooCostly,
-            format!("JSON is nested too deeply (line {}, column {})", e.line(), e.column()),
+            format!(
+                "JSON is nested too deeply (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )]);
     }
     match e.classify() {
         Category::Data => ModelError::Invalid(vec![Issue::error(IssueType::Structure, message)]),
-        Category::Syntax | Category::Eof | Category::Io => ModelError::Syntax { format: "JSON", message },
+        Category::Syntax | Category::Eof | Category::Io => ModelError::Syntax {
+            format: "JSON",
+            message,
+        },
     }
 }
 
@@ -208,7 +305,11 @@ fn json_error(e: &serde_json::Error) -> ModelError {
 /// assert_eq!(fhir_model::format::to_json(&r, false), br#"{"resourceType":"Basic","code":{"text":"x"}}"#);
 /// ```
 pub fn to_json(resource: &Value, pretty: bool) -> Vec<u8> {
-    let out = if pretty { serde_json::to_vec_pretty(resource) } else { serde_json::to_vec(resource) };
+    let out = if pretty {
+        serde_json::to_vec_pretty(resource)
+    } else {
+        serde_json::to_vec(resource)
+    };
     out.expect("a serde_json::Value always serializes")
 }
 
@@ -218,19 +319,22 @@ pub fn to_json(resource: &Value, pretty: bool) -> Vec<u8> {
 /// Fails with [`ModelError::Invalid`] when the resource does not fit the typed model.
 ///
 /// ```
-/// let r = serde_json::json!({"resourceType": "Observation", "status": "final",
-///     "code": {"text": "x"}, "valueQuantity": {"value": 1.50}});
-/// let xml = String::from_utf8(fhir_model::format::to_xml(&r, false).unwrap()).unwrap();
-/// assert!(xml.contains(r#"<value value="1.50"/>"#));
+/// use fhir_model::format::{parse_json, to_xml};
+/// let r = parse_json(br#"{"resourceType": "Observation", "status": "final",
+///     "code": {"text": "x"}, "valueQuantity": {"value": 1.50}}"#).unwrap();
+/// let xml = String::from_utf8(to_xml(&r, true).unwrap()).unwrap();
+/// assert!(xml.contains("\n  <valueQuantity>\n    <value value=\"1.50\"/>"), "{xml}");
 /// ```
 pub fn to_xml(resource: &Value, pretty: bool) -> Result<Vec<u8>, ModelError> {
     let json = to_json(resource, false);
-    let xml = fhir_codec::json_to_xml(&json).map_err(|e| {
-        ModelError::Invalid(vec![Issue::error(
-            IssueType::Structure,
-            format!("The resource cannot be written as XML: {e}"),
-        )])
-    })?;
+    let xml = on_codec_stack(json_depth(resource, 0), || fhir_codec::json_to_xml(&json))?.map_err(
+        |e| {
+            ModelError::Invalid(vec![Issue::error(
+                IssueType::Structure,
+                format!("The resource cannot be written as XML: {e}"),
+            )])
+        },
+    )?;
     let xml = restore_narratives_in_xml(resource, xml);
     Ok(if pretty { indent_xml(&xml) } else { xml })
 }
@@ -249,8 +353,16 @@ fn xhtml_divs(xml: &[u8]) -> Vec<std::ops::Range<usize>> {
         let start = i + p;
         let end = tag_end(xml, start);
         let tag = &xml[start..end];
-        if tag.starts_with(b"<div") && tag.windows(28).any(|w| w == b"http://www.w3.org/1999/xhtml") {
-            let stop = if tag.ends_with(b"/>") { end } else { xhtml_end(xml, start) };
+        if tag.starts_with(b"<div")
+            && tag
+                .windows(28)
+                .any(|w| w == b"http://www.w3.org/1999/xhtml")
+        {
+            let stop = if tag.ends_with(b"/>") {
+                end
+            } else {
+                xhtml_end(xml, start)
+            };
             out.push(start..stop);
             i = stop;
         } else {
@@ -280,11 +392,11 @@ fn json_divs_mut<'a>(value: &'a mut Value, out: &mut Vec<&'a mut String>) {
     match value {
         Value::Object(o) => {
             for (k, v) in o.iter_mut() {
-                if k == "div" {
-                    if let Value::String(s) = v {
-                        out.push(s);
-                        continue;
-                    }
+                if k == "div"
+                    && let Value::String(s) = v
+                {
+                    out.push(s);
+                    continue;
                 }
                 json_divs_mut(v, out);
             }
@@ -301,7 +413,12 @@ fn xhtml_essence(text: &[u8]) -> Vec<u8> {
     while i < text.len() {
         let rest = &text[i..];
         let mut replaced = false;
-        for (entity, ch) in [(&b"&quot;"[..], b'"'), (b"&apos;", b'\''), (b"&#39;", b'\''), (b"&gt;", b'>')] {
+        for (entity, ch) in [
+            (&b"&quot;"[..], b'"'),
+            (b"&apos;", b'\''),
+            (b"&#39;", b'\''),
+            (b"&gt;", b'>'),
+        ] {
             if rest.starts_with(entity) {
                 out.push(ch);
                 i += entity.len();
@@ -328,10 +445,10 @@ fn restore_narratives_from_xml(xml: &[u8], resource: &mut Value) {
     }
     for (range, div) in ranges.into_iter().zip(divs) {
         let original = &xml[range];
-        if let Ok(text) = std::str::from_utf8(original) {
-            if xhtml_essence(original) == xhtml_essence(div.as_bytes()) {
-                text.clone_into(div);
-            }
+        if let Ok(text) = std::str::from_utf8(original)
+            && xhtml_essence(original) == xhtml_essence(div.as_bytes())
+        {
+            text.clone_into(div);
         }
     }
 }
@@ -369,7 +486,10 @@ fn indent_xml(xml: &[u8]) -> Vec<u8> {
     while i < xml.len() {
         if xml[i] != b'<' {
             // Text between tags: only whitespace outside XHTML; drop it.
-            let end = xml[i..].iter().position(|&b| b == b'<').map_or(xml.len(), |p| i + p);
+            let end = xml[i..]
+                .iter()
+                .position(|&b| b == b'<')
+                .map_or(xml.len(), |p| i + p);
             let text = &xml[i..end];
             if !text.iter().all(u8::is_ascii_whitespace) {
                 out.extend_from_slice(text);
@@ -479,7 +599,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("invalid number"))
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("invalid number"))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -518,12 +640,16 @@ impl<'de> Visitor<'de> for StrictVisitor {
             }
             let StrictValue(value) = map.next_value()?;
             if out.contains_key(&key) {
-                let name = if key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                let name = if key.len() <= 64
+                    && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
                     key.as_str()
                 } else {
                     "(unprintable name)"
                 };
-                return Err(de::Error::custom(format!("Duplicate JSON property '{name}'")));
+                return Err(de::Error::custom(format!(
+                    "Duplicate JSON property '{name}'"
+                )));
             }
             out.insert(key, value);
         }
@@ -537,15 +663,24 @@ mod tests {
 
     #[test]
     fn numbers_keep_their_text() {
-        let v = parse_json(br#"{"a":[1.50,-0,1e3,12345678901234567890123]}"#).unwrap();
-        assert_eq!(String::from_utf8(to_json(&v, false)).unwrap(), r#"{"a":[1.50,-0,1e3,12345678901234567890123]}"#);
+        let text = br#"{"a":[1.50,-0,1e3,12345678901234567890123,0.1000]}"#;
+        let v = parse_json(text).unwrap();
+        // serde_json spells exponents with a sign; everything else is kept as written.
+        assert_eq!(
+            String::from_utf8(to_json(&v, false)).unwrap(),
+            r#"{"a":[1.50,-0,1e+3,12345678901234567890123,0.1000]}"#
+        );
+        assert_eq!(v, serde_json::from_slice::<Value>(text).unwrap());
     }
 
     #[test]
     fn duplicate_key_is_located() {
         let e = parse_json(b"{\n\"a\":1,\n\"a\":2}").unwrap_err();
         let text = e.issues()[0].diagnostics.clone();
-        assert!(text.contains("Duplicate JSON property 'a'") && text.contains("line 3"), "{text}");
+        assert!(
+            text.contains("Duplicate JSON property 'a'") && text.contains("line 3"),
+            "{text}"
+        );
     }
 
     #[test]

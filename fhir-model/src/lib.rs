@@ -11,19 +11,19 @@
 //! `preserve_order`, so `1.50` stays `1.50` and element order is kept); the typed
 //! fhirbolt model is used behind the `fhir-codec` crate for XML.
 
+pub mod bundle;
 pub mod definitions;
 pub mod error;
 pub mod fhirpath;
+pub mod format;
 pub mod index;
 pub mod outcome;
 pub mod patch;
 pub mod search_params;
-pub mod validate;
-pub mod format;
 pub mod summary;
-pub mod bundle;
+pub mod validate;
 
 pub use error::ModelError;
+pub use format::{Format, Parsed, parse_resource, to_json, to_xml};
 pub use outcome::{Issue, IssueType, Severity};
 pub use validate::{ParseMode, validate};
-pub use format::{Format, Parsed, parse_resource, to_json, to_xml};

@@ -111,12 +111,22 @@ pub struct Issue {
 impl Issue {
     /// An error issue.
     pub fn error(code: IssueType, diagnostics: impl Into<String>) -> Self {
-        Issue { severity: Severity::Error, code, diagnostics: diagnostics.into(), expression: None }
+        Issue {
+            severity: Severity::Error,
+            code,
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
     }
 
     /// A warning issue.
     pub fn warning(code: IssueType, diagnostics: impl Into<String>) -> Self {
-        Issue { severity: Severity::Warning, code, diagnostics: diagnostics.into(), expression: None }
+        Issue {
+            severity: Severity::Warning,
+            code,
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
     }
 
     /// An information issue.

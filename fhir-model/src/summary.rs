@@ -80,19 +80,28 @@ impl FromStr for Summary {
 /// assert_eq!(summarize(&patient, Summary::False), patient);
 /// ```
 pub fn summarize(resource: &Value, summary: Summary) -> Value {
-    let Value::Object(obj) = resource else { return resource.clone() };
-    let def = obj.get("resourceType").and_then(Value::as_str).and_then(definitions::type_def);
+    let Value::Object(obj) = resource else {
+        return resource.clone();
+    };
+    let def = obj
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .and_then(definitions::type_def);
     let mut out = match summary {
         Summary::False => return resource.clone(),
-        Summary::Data => {
-            obj.iter().filter(|(k, _)| *k != "text" && *k != "_text").map(|(k, v)| (k.clone(), v.clone())).collect()
-        }
+        Summary::Data => obj
+            .iter()
+            .filter(|(k, _)| *k != "text" && *k != "_text")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         Summary::Text => obj
             .iter()
             .filter(|(k, _)| {
                 let name = k.trim_start_matches('_');
                 matches!(name, "resourceType" | "id" | "meta" | "text")
-                    || def.and_then(|d| d.element(name)).is_some_and(|e| e.def.min > 0)
+                    || def
+                        .and_then(|d| d.element(name))
+                        .is_some_and(|e| e.def.min > 0)
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
@@ -113,7 +122,9 @@ fn summary_object(obj: &Map<String, Value>, def: &TypeDef, depth: usize) -> Map<
             out.insert(key.clone(), value.clone());
             continue;
         }
-        let Some(el) = def.element(key.trim_start_matches('_')) else { continue };
+        let Some(el) = def.element(key.trim_start_matches('_')) else {
+            continue;
+        };
         if !el.def.summary {
             continue;
         }
@@ -121,7 +132,10 @@ fn summary_object(obj: &Map<String, Value>, def: &TypeDef, depth: usize) -> Map<
         let kept = match child {
             // Stop descending at an absurd depth (validated content never gets there).
             _ if depth > crate::validate::MAX_DEPTH => None,
-            Some(t) if matches!(t.kind, TypeKind::Complex | TypeKind::Backbone) && !key.starts_with('_') => {
+            Some(t)
+                if matches!(t.kind, TypeKind::Complex | TypeKind::Backbone)
+                    && !key.starts_with('_') =>
+            {
                 summary_value(value, t, depth + 1)
             }
             Some(t) if t.kind == TypeKind::Resource => summary_value(value, t, depth + 1),
@@ -138,12 +152,19 @@ fn summary_object(obj: &Map<String, Value>, def: &TypeDef, depth: usize) -> Map<
 fn summary_value(value: &Value, def: &TypeDef, depth: usize) -> Option<Value> {
     match value {
         Value::Array(items) => {
-            let items: Vec<Value> = items.iter().filter_map(|v| summary_value(v, def, depth)).collect();
+            let items: Vec<Value> = items
+                .iter()
+                .filter_map(|v| summary_value(v, def, depth))
+                .collect();
             (!items.is_empty()).then_some(Value::Array(items))
         }
         Value::Object(o) => {
             // A contained or entry resource is summarised by its own type.
-            let def = match o.get("resourceType").and_then(Value::as_str).and_then(definitions::type_def) {
+            let def = match o
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .and_then(definitions::type_def)
+            {
                 Some(own) if def.kind == TypeKind::Resource => own,
                 _ => def,
             };
@@ -176,14 +197,22 @@ fn summary_value(value: &Value, def: &TypeDef, depth: usize) -> Option<Value> {
 /// assert_eq!(s["meta"]["tag"][0]["code"], "SUBSETTED");
 /// ```
 pub fn select_elements(resource: &Value, elements: &[&str]) -> Value {
-    let Value::Object(obj) = resource else { return resource.clone() };
-    let rt = obj.get("resourceType").and_then(Value::as_str).unwrap_or_default();
+    let Value::Object(obj) = resource else {
+        return resource.clone();
+    };
+    let rt = obj
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let def = definitions::type_def(rt);
     let wanted: Vec<&str> = elements
         .iter()
         .map(|e| {
             let e = e.trim();
-            let e = e.strip_prefix(rt).and_then(|r| r.strip_prefix('.')).unwrap_or(e);
+            let e = e
+                .strip_prefix(rt)
+                .and_then(|r| r.strip_prefix('.'))
+                .unwrap_or(e);
             e.trim_end_matches("[x]")
         })
         .collect();
@@ -195,7 +224,9 @@ pub fn select_elements(resource: &Value, elements: &[&str]) -> Value {
                 return true;
             }
             match def.and_then(|d| d.element(json_name)) {
-                Some(el) => el.def.min > 0 || el.def.modifier || wanted.contains(&el.def.name.as_str()),
+                Some(el) => {
+                    el.def.min > 0 || el.def.modifier || wanted.contains(&el.def.name.as_str())
+                }
                 None => false,
             }
         })
@@ -220,7 +251,10 @@ pub fn add_subsetted_tag(resource: &mut Map<String, Value>) {
     if let Some(Value::Object(meta)) = resource.get_mut("meta") {
         match meta.get_mut("tag") {
             Some(Value::Array(tags)) => {
-                if !tags.iter().any(|t| t["system"] == SUBSETTED_SYSTEM && t["code"] == SUBSETTED_CODE) {
+                if !tags
+                    .iter()
+                    .any(|t| t["system"] == SUBSETTED_SYSTEM && t["code"] == SUBSETTED_CODE)
+                {
                     tags.push(tag);
                 }
             }

@@ -189,7 +189,9 @@ fn build_schema() -> Schema {
         if ids.contains_key(name) {
             continue;
         }
-        let Some(def) = definitions::type_def(name) else { continue };
+        let Some(def) = definitions::type_def(name) else {
+            continue;
+        };
         ids.insert(name, names.len() as TypeId);
         names.push(name);
         for el in &def.elements {
@@ -204,7 +206,10 @@ fn build_schema() -> Schema {
         .iter()
         .map(|&name| {
             let def = definitions::type_def(name).expect("listed above");
-            assert!(def.elements.len() <= 128, "{name} has more elements than the presence bitset holds");
+            assert!(
+                def.elements.len() <= 128,
+                "{name} has more elements than the presence bitset holds"
+            );
             let shape = match def.kind {
                 TypeKind::Primitive => Shape::Primitive(primitive(name, def.regex.as_deref())),
                 TypeKind::Resource if def.is_abstract => Shape::AnyResource,
@@ -215,20 +220,36 @@ fn build_schema() -> Schema {
             for (i, el) in def.elements.iter().enumerate() {
                 let elem = i as u8;
                 if el.min > 0 {
-                    let shown = if el.choice { format!("{}[x]", el.name) } else { el.name.clone() };
+                    let shown = if el.choice {
+                        format!("{}[x]", el.name)
+                    } else {
+                        el.name.clone()
+                    };
                     required.push((elem, shown.into_boxed_str()));
                 }
                 for t in &el.types {
                     // Types outside the model cannot occur (checked by a test); skip them.
-                    let Some(&ty) = ids.get(t.as_str()) else { continue };
+                    let Some(&ty) = ids.get(t.as_str()) else {
+                        continue;
+                    };
                     let (json, of_type) = if el.choice {
-                        (format!("{}{}", el.name, definitions::upper_first(t)), Some(t.as_str()))
+                        (
+                            format!("{}{}", el.name, definitions::upper_first(t)),
+                            Some(t.as_str()),
+                        )
                     } else {
                         (el.name.clone(), None)
                     };
                     props.push((
                         json.into_boxed_str(),
-                        Prop { elem, name: el.name.as_str(), of_type, ty, many: el.many, choice: el.choice },
+                        Prop {
+                            elem,
+                            name: el.name.as_str(),
+                            of_type,
+                            ty,
+                            many: el.many,
+                            choice: el.choice,
+                        },
                     ));
                     if !el.choice {
                         break;
@@ -236,7 +257,12 @@ fn build_schema() -> Schema {
                 }
             }
             props.sort_by(|a, b| a.0.cmp(&b.0));
-            CType { shape, props, required, is_resource: def.kind == TypeKind::Resource && !def.is_abstract }
+            CType {
+                shape,
+                props,
+                required,
+                is_resource: def.kind == TypeKind::Resource && !def.is_abstract,
+            }
         })
         .collect();
     Schema { types, names, ids }
@@ -245,7 +271,9 @@ fn build_schema() -> Schema {
 fn primitive(name: &str, regex: Option<&str>) -> Prim {
     match name {
         "boolean" => Prim::Boolean,
-        "integer" => Prim::Integer { min: i64::from(i32::MIN) },
+        "integer" => Prim::Integer {
+            min: i64::from(i32::MIN),
+        },
         "unsignedInt" => Prim::Integer { min: 0 },
         "positiveInt" => Prim::Integer { min: 1 },
         "decimal" => Prim::Decimal,
@@ -253,9 +281,11 @@ fn primitive(name: &str, regex: Option<&str>) -> Prim {
         // `[ \r\n\t\S]+`: any non-empty string. (The regex is Java's, where `\S` is
         // ASCII-only; taken literally in Unicode it would refuse a no-break space.)
         "string" | "markdown" => Prim::Text(None),
-        _ => Prim::Text(regex.map(|r| {
-            Regex::new(&format!("^(?:{r})$")).expect("the R4 primitive regexes compile")
-        })),
+        _ => {
+            Prim::Text(regex.map(|r| {
+                Regex::new(&format!("^(?:{r})$")).expect("the R4 primitive regexes compile")
+            }))
+        }
     }
 }
 
@@ -268,7 +298,11 @@ enum Seg<'a> {
     /// Entering a resource of this type (the root, or `.ofType(T)` below it).
     Resource(&'a str),
     /// An element: its JSON property name and how it renders.
-    Key { json: &'a str, name: &'a str, of_type: Option<&'a str> },
+    Key {
+        json: &'a str,
+        name: &'a str,
+        of_type: Option<&'a str>,
+    },
     /// An array index.
     Index(usize),
 }
@@ -370,9 +404,11 @@ impl<'a> Walker<'a> {
 
     fn unknown(&mut self, key: &'a str) {
         match self.mode {
-            ParseMode::Strict => {
-                self.error_at(IssueType::Structure, format!("Unknown element '{}'", shown(key)), Some(shown(key)))
-            }
+            ParseMode::Strict => self.error_at(
+                IssueType::Structure,
+                format!("Unknown element '{}'", shown(key)),
+                Some(shown(key)),
+            ),
             ParseMode::Lenient => {
                 let at = self.render(Some(shown(key)));
                 self.warnings.push(
@@ -403,7 +439,10 @@ impl<'a> Walker<'a> {
         }
         if !self.too_deep {
             self.too_deep = true;
-            self.error(IssueType::TooCostly, format!("Content is nested deeper than {MAX_DEPTH} levels"));
+            self.error(
+                IssueType::TooCostly,
+                format!("Content is nested deeper than {MAX_DEPTH} levels"),
+            );
         }
         false
     }
@@ -424,7 +463,11 @@ impl<'a> Walker<'a> {
         let rt = match obj.get("resourceType") {
             Some(Value::String(rt)) => rt.as_str(),
             Some(_) => {
-                self.error_at(IssueType::Structure, "resourceType must be a string", Some("resourceType"));
+                self.error_at(
+                    IssueType::Structure,
+                    "resourceType must be a string",
+                    Some("resourceType"),
+                );
                 return;
             }
             None => {
@@ -507,7 +550,11 @@ impl<'a> Walker<'a> {
                     n_chosen += 1;
                 }
             }
-            self.path.push(Seg::Key { json: key, name: prop.name, of_type: prop.of_type });
+            self.path.push(Seg::Key {
+                json: key,
+                name: prop.name,
+                of_type: prop.of_type,
+            });
             if ext {
                 self.primitive_extension(obj, name, value, prop, depth);
             } else {
@@ -527,11 +574,21 @@ impl<'a> Walker<'a> {
     }
 
     /// The value of one element (path already pushed).
-    fn element(&mut self, obj: &'a Map<String, Value>, key: &'a str, value: &'a Value, prop: &Prop, depth: usize) {
+    fn element(
+        &mut self,
+        obj: &'a Map<String, Value>,
+        key: &'a str,
+        value: &'a Value,
+        prop: &Prop,
+        depth: usize,
+    ) {
         match (value, prop.many) {
             (Value::Array(items), true) => {
                 if items.is_empty() {
-                    self.error(IssueType::Structure, format!("Empty array in '{key}' (leave the element out instead)"));
+                    self.error(
+                        IssueType::Structure,
+                        format!("Empty array in '{key}' (leave the element out instead)"),
+                    );
                     return;
                 }
                 if !self.deeper(depth + 1) {
@@ -551,12 +608,19 @@ impl<'a> Walker<'a> {
                                 extensions = Some(e);
                             }
                         }
-                        let is_primitive = matches!(self.schema.types[prop.ty as usize].shape, Shape::Primitive(_));
-                        let covered = extensions.and_then(|e| e.get(i)).is_some_and(Value::is_object);
+                        let is_primitive = matches!(
+                            self.schema.types[prop.ty as usize].shape,
+                            Shape::Primitive(_)
+                        );
+                        let covered = extensions
+                            .and_then(|e| e.get(i))
+                            .is_some_and(Value::is_object);
                         if !is_primitive || !covered {
                             self.error(
                                 IssueType::Structure,
-                                format!("null in '{key}' is only allowed where '_{key}' has an entry"),
+                                format!(
+                                    "null in '{key}' is only allowed where '_{key}' has an entry"
+                                ),
                             );
                         }
                     } else {
@@ -565,11 +629,18 @@ impl<'a> Walker<'a> {
                     self.path.pop();
                 }
             }
-            (Value::Array(_), false) => {
-                self.error(IssueType::Structure, format!("Element '{key}' must be a single value, not an array"))
-            }
-            (_, true) => self.error(IssueType::Structure, format!("Element '{key}' repeats, so it must be an array")),
-            (Value::Null, false) => self.error(IssueType::Structure, format!("Element '{key}' must not be null")),
+            (Value::Array(_), false) => self.error(
+                IssueType::Structure,
+                format!("Element '{key}' must be a single value, not an array"),
+            ),
+            (_, true) => self.error(
+                IssueType::Structure,
+                format!("Element '{key}' repeats, so it must be an array"),
+            ),
+            (Value::Null, false) => self.error(
+                IssueType::Structure,
+                format!("Element '{key}' must not be null"),
+            ),
             (_, false) => self.single(value, prop.ty, depth, key),
         }
     }
@@ -587,7 +658,10 @@ impl<'a> Walker<'a> {
             (Value::Object(o), false) => self.extension_object(o, prop.ty, depth, name),
             (Value::Array(items), true) => {
                 if items.is_empty() {
-                    self.error(IssueType::Structure, format!("Empty array in '_{name}' (leave the element out instead)"));
+                    self.error(
+                        IssueType::Structure,
+                        format!("Empty array in '_{name}' (leave the element out instead)"),
+                    );
                     return;
                 }
                 if !self.deeper(depth + 1) {
@@ -597,19 +671,24 @@ impl<'a> Walker<'a> {
                     Some(Value::Array(v)) => Some(v),
                     _ => None,
                 };
-                if let Some(v) = values {
-                    if v.len() != items.len() {
-                        self.error(
-                            IssueType::Structure,
-                            format!("'_{name}' must have as many entries as '{name}' ({} ≠ {})", items.len(), v.len()),
-                        );
-                    }
+                if let Some(v) = values
+                    && v.len() != items.len()
+                {
+                    self.error(
+                        IssueType::Structure,
+                        format!(
+                            "'_{name}' must have as many entries as '{name}' ({} ≠ {})",
+                            items.len(),
+                            v.len()
+                        ),
+                    );
                 }
                 for (i, item) in items.iter().enumerate() {
                     self.path.push(Seg::Index(i));
                     match item {
                         // Both null is reported on the value side.
-                        Value::Null if values.is_some_and(|v| v.get(i).is_some_and(|x| !x.is_null())) => {}
+                        Value::Null
+                            if values.is_some_and(|v| v.get(i).is_some_and(|x| !x.is_null())) => {}
                         Value::Null if values.is_some_and(|v| i < v.len()) => {}
                         Value::Null => self.error(
                             IssueType::Structure,
@@ -624,17 +703,33 @@ impl<'a> Walker<'a> {
                     self.path.pop();
                 }
             }
-            (Value::Array(_), false) => {
-                self.error(IssueType::Structure, format!("Element '_{name}' must be a single object, not an array"))
-            }
-            (_, true) => self.error(IssueType::Structure, format!("Element '_{name}' must be an array")),
-            (_, false) => self.error(IssueType::Structure, format!("Element '_{name}' must be an object")),
+            (Value::Array(_), false) => self.error(
+                IssueType::Structure,
+                format!("Element '_{name}' must be a single object, not an array"),
+            ),
+            (_, true) => self.error(
+                IssueType::Structure,
+                format!("Element '_{name}' must be an array"),
+            ),
+            (_, false) => self.error(
+                IssueType::Structure,
+                format!("Element '_{name}' must be an object"),
+            ),
         }
     }
 
-    fn extension_object(&mut self, o: &'a Map<String, Value>, ty: TypeId, depth: usize, name: &str) {
+    fn extension_object(
+        &mut self,
+        o: &'a Map<String, Value>,
+        ty: TypeId,
+        depth: usize,
+        name: &str,
+    ) {
         if o.is_empty() {
-            self.error(IssueType::Structure, format!("Empty object in '_{name}' (leave the element out instead)"));
+            self.error(
+                IssueType::Structure,
+                format!("Empty object in '_{name}' (leave the element out instead)"),
+            );
         } else {
             self.object(o, ty, depth + 1);
         }
@@ -646,11 +741,15 @@ impl<'a> Walker<'a> {
         match &schema.types[ty as usize].shape {
             Shape::Primitive(prim) => self.primitive(value, prim, ty, key),
             Shape::Complex => match value {
-                Value::Object(o) if o.is_empty() => {
-                    self.error(IssueType::Structure, format!("Empty object in '{key}' (leave the element out instead)"))
-                }
+                Value::Object(o) if o.is_empty() => self.error(
+                    IssueType::Structure,
+                    format!("Empty object in '{key}' (leave the element out instead)"),
+                ),
                 Value::Object(o) => self.object(o, ty, depth + 1),
-                _ => self.error(IssueType::Structure, format!("Element '{key}' must be a JSON object")),
+                _ => self.error(
+                    IssueType::Structure,
+                    format!("Element '{key}' must be a JSON object"),
+                ),
             },
             Shape::AnyResource => self.resource(value, depth + 1, Some(key)),
         }
@@ -665,23 +764,40 @@ impl<'a> Walker<'a> {
                 let digits = text.strip_prefix('-').unwrap_or(text);
                 let ok = !digits.is_empty()
                     && digits.bytes().all(|b| b.is_ascii_digit())
-                    && text.parse::<i64>().is_ok_and(|v| v >= *min && v <= i64::from(i32::MAX));
+                    && text
+                        .parse::<i64>()
+                        .is_ok_and(|v| v >= *min && v <= i64::from(i32::MAX));
                 if !ok {
-                    self.error(IssueType::Value, format!("Element '{key}' must be an integer in range ({})", type_name(ty)));
+                    self.error(
+                        IssueType::Value,
+                        format!(
+                            "Element '{key}' must be an integer in range ({})",
+                            type_name(ty)
+                        ),
+                    );
                 }
                 return;
             }
             (Prim::Text(re), Value::String(s)) => {
                 if s.is_empty() {
-                    self.error(IssueType::Value, format!("Empty string in '{key}' (leave the element out instead)"));
+                    self.error(
+                        IssueType::Value,
+                        format!("Empty string in '{key}' (leave the element out instead)"),
+                    );
                 } else if re.as_ref().is_some_and(|re| !re.is_match(s)) {
-                    self.error(IssueType::Value, format!("Element '{key}' is not a valid {}", type_name(ty)));
+                    self.error(
+                        IssueType::Value,
+                        format!("Element '{key}' is not a valid {}", type_name(ty)),
+                    );
                 }
                 return;
             }
             (Prim::Xhtml, Value::String(s)) => {
                 if !s.trim_start().starts_with("<div") {
-                    self.error(IssueType::Value, format!("Element '{key}' must be an XHTML <div> element"));
+                    self.error(
+                        IssueType::Value,
+                        format!("Element '{key}' must be an XHTML <div> element"),
+                    );
                 }
                 return;
             }
@@ -693,7 +809,10 @@ impl<'a> Walker<'a> {
                 Prim::Decimal | Prim::Integer { .. } => "a JSON number",
                 Prim::Text(_) | Prim::Xhtml => "a JSON string",
             };
-            self.error(IssueType::Structure, format!("Element '{key}' ({}) must be {expected}", type_name(ty)));
+            self.error(
+                IssueType::Structure,
+                format!("Element '{key}' ({}) must be {expected}", type_name(ty)),
+            );
         }
     }
 }
@@ -706,7 +825,11 @@ fn type_name(ty: TypeId) -> &'static str {
 /// An element name fit for a message: unknown names are user input, so only names that
 /// look like element names are shown.
 fn shown(key: &str) -> &str {
-    if key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         key
     } else {
         "(unprintable name)"
@@ -714,7 +837,9 @@ fn shown(key: &str) -> &str {
 }
 
 fn remove_at(value: &mut Value, path: &[Step]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = value;
     for step in parents {
         let next = match (step, cur) {
@@ -748,9 +873,17 @@ mod tests {
                 let def = definitions::type_def(t).unwrap();
                 for el in &def.elements {
                     assert!(!el.types.is_empty(), "{t}.{} has no type", el.name);
-                    assert!(el.choice || el.types.len() == 1, "{t}.{} has several types", el.name);
+                    assert!(
+                        el.choice || el.types.len() == 1,
+                        "{t}.{} has several types",
+                        el.name
+                    );
                     for ty in &el.types {
-                        assert!(schema().ids.contains_key(ty.as_str()), "{t}.{}: {ty}", el.name);
+                        assert!(
+                            schema().ids.contains_key(ty.as_str()),
+                            "{t}.{}: {ty}",
+                            el.name
+                        );
                         stack.push(ty);
                     }
                 }

@@ -139,3 +139,36 @@ fn run(args: Args) -> anyhow::Result<bool> {
     }
     Ok(report.is_ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::Args;
+
+    #[test]
+    fn arguments_are_consistent_and_suites_are_checked() {
+        Args::command().debug_assert();
+        let ok = Args::try_parse_from([
+            "fhir-conformance",
+            "--base-url",
+            "http://x/fhir",
+            "--suite",
+            "rest",
+            "--suite",
+            "smart",
+        ])
+        .unwrap();
+        assert_eq!(ok.suites, ["rest", "smart"]);
+        assert!(
+            Args::try_parse_from([
+                "fhir-conformance",
+                "--base-url",
+                "http://x",
+                "--suite",
+                "nope"
+            ])
+            .is_err()
+        );
+    }
+}

@@ -103,6 +103,7 @@ pub fn load(config: &SuiteConfig) -> Result<Vec<Case>, ConformanceError> {
         "error-id-mismatch" => error_id_mismatch,
         "error-update-without-id" => error_update_without_id,
         "error-malformed-json" => error_malformed_json,
+        "error-malformed-xml" => error_malformed_xml,
         "error-unknown-element" => error_unknown_element,
         "error-unsupported-media-type" => error_unsupported_media_type,
         "error-invalid-id" => error_invalid_id,
@@ -898,6 +899,18 @@ async fn error_malformed_json(c: &Client) -> Result<(), Failure> {
     ex.expect_error(&[400])
 }
 
+async fn error_malformed_xml(c: &Client) -> Result<(), Failure> {
+    let ex = c
+        .request(Method::POST, "Patient")
+        .body(
+            br#"<Patient xmlns="http://hl7.org/fhir"><active value="true"/>"#.to_vec(),
+            FHIR_XML,
+        )
+        .send()
+        .await?;
+    ex.expect_error(&[400])
+}
+
 async fn error_unknown_element(c: &Client) -> Result<(), Failure> {
     let body = json!({"resourceType": "Patient", "active": true, "favouriteColour": "green"});
     c.post("Patient", &body).send().await?.expect_error(&[400])
@@ -925,12 +938,6 @@ async fn error_invalid_id(c: &Client) -> Result<(), Failure> {
 
 async fn error_body_too_large(c: &Client, limit: usize) -> Result<(), Failure> {
     // Valid JSON padded with whitespace to one byte past the limit.
-    let mut body = br#"{"resourceType":"Patient"}"#.to_vec();
-    body.resize(limit + 1, b' ');
-    let ex = c
-        .request(Method::POST, "Patient")
-        .body(body, FHIR_JSON)
-        .send()
-        .await?;
+    let ex = c.post_oversized("Patient", limit + 1).await?;
     ex.expect_error(&[413])
 }

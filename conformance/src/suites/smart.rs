@@ -71,7 +71,7 @@ async fn discovery(c: &Client) -> Result<(), Failure> {
     )?;
     let v = ex.json()?;
     for field in ["authorization_endpoint", "token_endpoint"] {
-        ex.ensure(v[field].is_string(), format!("{field}"))?;
+        ex.ensure(v[field].is_string(), field.to_string())?;
     }
     ex.ensure(v["capabilities"].is_array(), "capabilities")?;
     ex.ensure(

@@ -24,7 +24,7 @@ pub fn load(_config: &SuiteConfig) -> Result<Vec<Case>, ConformanceError> {
     let list: Vec<(&str, CaseFn)> = cases![
         "response-bundle" => response_bundle,
         "urn-uuid-references" => urn_uuid_references,
-        "atomic-invalid-entry" => atomic_invalid_entry,
+        "atomic-failing-entry" => atomic_failing_entry,
         "atomic-precondition" => atomic_precondition,
         "order-get-after-put" => order_get_after_put,
         "order-delete-before-post" => order_delete_before_post,
@@ -198,18 +198,23 @@ async fn nothing_left(c: &Client, put_id: &str, identifier: &str) -> Result<(), 
     )
 }
 
-async fn atomic_invalid_entry(c: &Client) -> Result<(), Failure> {
+async fn atomic_failing_entry(c: &Client) -> Result<(), Failure> {
     let (posted, value) = patient(c, "tx-atomic");
     let put_id = c.unique("txa");
     let (mut put, _) = patient(c, "tx-atomic-put");
     put["id"] = json!(put_id);
-    let invalid = json!({"resourceType": "Patient", "favouriteColour": "green"});
+    // A well-formed Bundle whose last entry fails only when processed: a PUT whose body
+    // id disagrees with its URL (http.html: 400). A structurally invalid entry would be
+    // refused with the whole Bundle before any processing, which proves nothing.
+    let (mut mismatched, _) = patient(c, "tx-atomic-bad");
+    mismatched["id"] = json!(c.unique("body-id"));
+    let last_url = format!("Patient/{}", c.unique("url-id"));
     let b = bundle(
         "transaction",
         vec![
             entry("POST", "Patient", Some(posted), Some(&urn())),
             entry("PUT", &format!("Patient/{put_id}"), Some(put), None),
-            entry("POST", "Patient", Some(invalid), Some(&urn())),
+            entry("PUT", &last_url, Some(mismatched), None),
         ],
     );
     failing_transaction(c, &b).await?;
@@ -378,12 +383,18 @@ async fn patch_entry(c: &Client) -> Result<(), Failure> {
 
 async fn batch_independent_entries(c: &Client) -> Result<(), Failure> {
     let (good, _) = patient(c, "batch-good");
-    let bad = json!({"resourceType": "Patient", "favouriteColour": "green"});
+    // The failing entries fail when processed, not as structure (a structurally invalid
+    // entry makes the Bundle itself invalid): a version conflict and an unknown id.
+    let (mut stale, _) = patient(c, "batch-stale");
+    let existing = c.create(&stale).await?;
+    stale["id"] = json!(existing);
+    let mut conflict = entry("PUT", &format!("Patient/{existing}"), Some(stale), None);
+    conflict["request"]["ifMatch"] = json!("W/\"9\"");
     let b = bundle(
         "batch",
         vec![
             entry("POST", "Patient", Some(good), Some(&urn())),
-            entry("POST", "Patient", Some(bad), Some(&urn())),
+            conflict,
             entry(
                 "GET",
                 &format!("Patient/{}", c.unique("missing")),
@@ -399,9 +410,9 @@ async fn batch_independent_entries(c: &Client) -> Result<(), Failure> {
         "entry 1: 201 (independent of the others)",
     )?;
     ex.ensure(
-        status_of(&e[1]).starts_with("400")
+        status_of(&e[1]).starts_with("412")
             && e[1]["response"]["outcome"]["resourceType"] == "OperationOutcome",
-        "entry 2: 400 with response.outcome",
+        "entry 2: 412 (If-Match W/\"9\" on version 1) with response.outcome",
     )?;
     ex.ensure(status_of(&e[2]).starts_with("404"), "entry 3: 404")?;
     let Some(pid) = location_id(&e[0], "Patient") else {

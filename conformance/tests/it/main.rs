@@ -44,6 +44,18 @@ async fn check_suite(name: &str) -> anyhow::Result<()> {
     server.shutdown().await;
     let report = report?;
     println!("{}", report.to_text());
+    // The one-line summary goes straight to stderr, past the test harness's capture, so
+    // every run's log shows each suite's counts (the details print on failure).
+    let c = report.counts;
+    let _ = writeln!(
+        std::io::stderr(),
+        "conformance suite {name}: {} cases, {} passed, {} failed, {} known failures, {} not run",
+        c.cases,
+        c.passed,
+        c.failed,
+        c.known_failures,
+        c.not_run
+    );
     write_report_row(&report)?;
     if !report.is_ok() {
         let suggestions = suggest_entries(report.failures());

@@ -38,13 +38,24 @@ fn official_examples_parse_strictly() {
     for p in &paths {
         let bytes = std::fs::read(p).unwrap();
         if let Err(e) = parse_resource(&bytes, Format::Json, ParseMode::Strict) {
-            failing.push((name(p), e.issues().iter().take(3).map(ToString::to_string).collect::<Vec<_>>()));
+            failing.push((
+                name(p),
+                e.issues()
+                    .iter()
+                    .take(3)
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            ));
         }
     }
     let failing_names: Vec<&str> = failing.iter().map(|(n, _)| n.as_str()).collect();
     let excluded: Vec<&str> = EXCLUDED.iter().map(|(n, _)| *n).collect();
     assert_eq!(failing_names, excluded, "failures: {failing:#?}");
-    println!("{} of {} official examples pass", paths.len() - failing.len(), paths.len());
+    println!(
+        "{} of {} official examples pass",
+        paths.len() - failing.len(),
+        paths.len()
+    );
 }
 
 /// JSON → XML → JSON gives the same resource for every passing example, decimals and
@@ -57,9 +68,11 @@ fn official_examples_survive_xml_round_trip() {
         if EXCLUDED.iter().any(|(n, _)| *n == name(&p)) {
             continue;
         }
-        let parsed = parse_resource(&std::fs::read(&p).unwrap(), Format::Json, ParseMode::Strict).unwrap();
+        let parsed =
+            parse_resource(&std::fs::read(&p).unwrap(), Format::Json, ParseMode::Strict).unwrap();
         let xml = to_xml(&parsed.resource, true).unwrap_or_else(|e| panic!("{}: {e}", name(&p)));
-        let back = parse_resource(&xml, Format::Xml, ParseMode::Strict).unwrap_or_else(|e| panic!("{}: {e}", name(&p)));
+        let back = parse_resource(&xml, Format::Xml, ParseMode::Strict)
+            .unwrap_or_else(|e| panic!("{}: {e}", name(&p)));
         if back.resource != parsed.resource {
             differ.push(name(&p));
         } else if to_json(&back.resource, false) != to_json(&parsed.resource, false) {

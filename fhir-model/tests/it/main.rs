@@ -3,3 +3,4 @@
 mod examples;
 mod rules;
 mod synthea;
+mod views;

@@ -7,7 +7,9 @@ use fhir_model::format::{Format, parse_resource};
 use fhir_model::validate::ParseMode;
 
 fn files(dir: &str, ext: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/synthea").join(dir);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/synthea")
+        .join(dir);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -27,9 +29,16 @@ fn conformant_synthea_passes_strictly() {
             .unwrap_or_else(|e| panic!("{}: {:?}", p.display(), e.issues()));
         resources += parsed.resource["entry"].as_array().unwrap().len();
     }
-    for p in files("synthea-bulk-ndjson-ktmtwm", "ndjson").into_iter().chain(files("synthea-bulk-ndjson-ktmtwm", "json")) {
+    for p in files("synthea-bulk-ndjson-ktmtwm", "ndjson")
+        .into_iter()
+        .chain(files("synthea-bulk-ndjson-ktmtwm", "json"))
+    {
         let text = std::fs::read_to_string(&p).unwrap();
-        let lines: Vec<&str> = if p.extension().unwrap() == "ndjson" { text.lines().collect() } else { vec![&text] };
+        let lines: Vec<&str> = if p.extension().unwrap() == "ndjson" {
+            text.lines().collect()
+        } else {
+            vec![&text]
+        };
         for (n, line) in lines.into_iter().enumerate() {
             parse_resource(line.as_bytes(), Format::Json, ParseMode::Strict)
                 .unwrap_or_else(|e| panic!("{}:{}: {:?}", p.display(), n + 1, e.issues()));
@@ -53,7 +62,8 @@ fn prerelease_synthea_is_refused_with_located_errors() {
     for mode in [ParseMode::Strict, ParseMode::Lenient] {
         let (mut total, mut failing) = (0, 0);
         for p in files("smart-2019-prerelease-r4", "json") {
-            let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            let bundle: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
             for entry in bundle["entry"].as_array().unwrap() {
                 total += 1;
                 let text = serde_json::to_vec(&entry["resource"]).unwrap();
@@ -65,5 +75,8 @@ fn prerelease_synthea_is_refused_with_located_errors() {
         }
         counts.push((mode, total, failing));
     }
-    assert_eq!(counts, [(ParseMode::Strict, 254, 232), (ParseMode::Lenient, 254, 69)]);
+    assert_eq!(
+        counts,
+        [(ParseMode::Strict, 254, 232), (ParseMode::Lenient, 254, 69)]
+    );
 }

@@ -48,12 +48,11 @@ fn content_length(req: &Request) -> Option<usize> {
 /// An unknown resource type in the URL is a 404 before the body is even read.
 async fn check_path_type(req: Request, state: &AppState) -> Result<Request, ApiError> {
     let (mut parts, body) = req.into_parts();
-    if let Ok(params) = RawPathParams::from_request_parts(&mut parts, state).await {
-        if let Some((_, t)) = params.iter().find(|(k, _)| *k == "res_type") {
-            if !fhir_model::definitions::is_resource_type(t) {
-                return Err(ApiError::not_found(format!("Unknown resource type '{t}'")));
-            }
-        }
+    if let Ok(params) = RawPathParams::from_request_parts(&mut parts, state).await
+        && let Some((_, t)) = params.iter().find(|(k, _)| *k == "res_type")
+        && !fhir_model::definitions::is_resource_type(t)
+    {
+        return Err(ApiError::not_found(format!("Unknown resource type '{t}'")));
     }
     Ok(Request::from_parts(parts, body))
 }

@@ -25,13 +25,13 @@ fn check_path(res_type: &str, id: Option<&str>) -> Result<(), ApiError> {
             "Unknown resource type '{res_type}'"
         )));
     }
-    if let Some(id) = id {
-        if !is_valid_id(id) {
-            return Err(ApiError::bad_request(
-                IssueType::Value,
-                format!("Invalid resource id '{id}'"),
-            ));
-        }
+    if let Some(id) = id
+        && !is_valid_id(id)
+    {
+        return Err(ApiError::bad_request(
+            IssueType::Value,
+            format!("Invalid resource id '{id}'"),
+        ));
     }
     Ok(())
 }
@@ -73,24 +73,22 @@ pub async fn read(
     if let Some(tag) = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
+        && parse_etag(tag).ok() == Some(stored.version)
     {
-        if parse_etag(tag).ok() == Some(stored.version) {
-            let mut r = StatusCode::NOT_MODIFIED.into_response();
-            version_headers(r.headers_mut(), &stored);
-            return Ok(r);
-        }
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        version_headers(r.headers_mut(), &stored);
+        return Ok(r);
     }
     if let Some(since) = headers
         .get(header::IF_MODIFIED_SINCE)
         .and_then(|v| v.to_str().ok())
+        && let Some(since) = clock::parse_http_date(since)
     {
-        if let Some(since) = clock::parse_http_date(since) {
-            // HTTP dates have second precision: compare at that precision.
-            if stored.last_updated[..19] <= since[..19] {
-                let mut r = StatusCode::NOT_MODIFIED.into_response();
-                version_headers(r.headers_mut(), &stored);
-                return Ok(r);
-            }
+        // HTTP dates have second precision: compare at that precision.
+        if stored.last_updated[..19] <= since[..19] {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            version_headers(r.headers_mut(), &stored);
+            return Ok(r);
         }
     }
     stored_response(StatusCode::OK, &stored, &neg)
@@ -228,7 +226,9 @@ pub async fn delete(
     })
     .await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
-    version_headers(r.headers_mut(), &outcome.stored);
+    if let Some(w) = outcome {
+        version_headers(r.headers_mut(), &w.stored);
+    }
     Ok(r)
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::HeaderName;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::request_id::{
@@ -63,6 +64,40 @@ async fn method_not_allowed() -> Response {
     ApiError::method_not_allowed("This interaction is not offered on this URL").into_response()
 }
 
+/// Errors are built as JSON OperationOutcomes in one place; when the client asked for XML
+/// (by `_format` or `Accept`), this turns them into XML on the way out.
+async fn errors_in_requested_format(req: Request, next: Next) -> Response {
+    let query = crate::rest::criteria::query_pairs(req.uri().query().unwrap_or(""));
+    let wants_xml = matches!(negotiate::negotiate(&query, req.headers()), Ok(n) if n.format == fhir_model::format::Format::Xml);
+    let response = next.run(req).await;
+    let is_json_error = response.status().as_u16() >= 400
+        && response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/fhir+json"));
+    if !wants_xml || !is_json_error {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::internal("could not read an error body").into_response();
+    };
+    let xml = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|oo| fhir_model::format::to_xml(&oo, false).ok());
+    match xml {
+        Some(xml) => {
+            parts.headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static(FHIR_XML),
+            );
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(xml))
+        }
+        None => Response::from_parts(parts, axum::body::Body::from(bytes)),
+    }
+}
+
 async fn not_found() -> Response {
     ApiError::not_found("No FHIR endpoint at this URL (the FHIR base is /fhir)").into_response()
 }
@@ -96,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         .route("/fhir/", axum::routing::post(handlers::bundle))
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(errors_in_requested_format))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

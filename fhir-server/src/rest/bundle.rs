@@ -137,8 +137,7 @@ pub async fn process(
                         store::write(store, move |tx| {
                             Box::pin(async move {
                                 let now = crate::clock::now_instant();
-                                let map = HashMap::new();
-                                run_action(tx, entry.action, None, &map, &base, &now).await
+                                run_action(tx, entry.action, None, &base, &now).await
                             })
                         })
                         .await
@@ -311,13 +310,24 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// The transaction job: settle ids, rewrite references, then run entries in order.
+/// The transaction job: deletes first, then settle ids, rewrite references, and run the
+/// rest in the spec's order.
 async fn run_transaction(
     tx: &mut dyn WriteTx,
     mut entries: Vec<Entry>,
     base_url: String,
 ) -> Result<Vec<EntryResult>, ApiError> {
     let now = crate::clock::now_instant();
+    let mut results: Vec<Option<EntryResult>> = vec![None; entries.len()];
+    // 0. DELETEs run first, so conditions of later entries see their effect.
+    for (i, entry) in entries.iter().enumerate() {
+        if entry.action.rank() == 0 {
+            let result = run_action(tx, entry.action.clone(), None, &base_url, &now)
+                .await
+                .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
+            results[i] = Some(result);
+        }
+    }
     // 1. Settle the id behind every fullUrl, and check no resource is written twice.
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut assigned: Vec<Option<String>> = vec![None; entries.len()];
@@ -406,13 +416,14 @@ async fn run_transaction(
             .await
             .map_err(|e| e.at(format!("Bundle.entry[{i}].resource")))?;
     }
-    // 3. Run in the spec's order; answer in the request's order.
-    let mut order: Vec<usize> = (0..entries.len()).collect();
+    // 3. Run the rest in the spec's order (POST, PUT/PATCH, GET); answer in the request's order.
+    let mut order: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].action.rank() > 0)
+        .collect();
     order.sort_by_key(|&i| entries[i].action.rank());
-    let mut results: Vec<Option<EntryResult>> = vec![None; entries.len()];
     for i in order {
         let action = entries[i].action.clone();
-        let result = run_action(tx, action, assigned[i].as_deref(), &ids, &base_url, &now)
+        let result = run_action(tx, action, assigned[i].as_deref(), &base_url, &now)
             .await
             .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
         results[i] = Some(result);
@@ -427,7 +438,6 @@ async fn run_action(
     tx: &mut dyn WriteTx,
     action: Action,
     assigned_id: Option<&str>,
-    _ids: &HashMap<String, String>,
     base_url: &str,
     now: &str,
 ) -> Result<EntryResult, ApiError> {
@@ -465,13 +475,13 @@ async fn run_action(
         } => {
             // In a transaction the condition was resolved already: an assigned id that
             // exists means the condition matched.
-            if let (Some(id), Some(_)) = (assigned_id, &if_none_exist) {
-                if let Some(existing) = tx.read(&res_type, id).await? {
-                    return Ok(EntryResult::Written(WriteOutcome {
-                        status: StatusCode::OK,
-                        stored: existing,
-                    }));
-                }
+            if let (Some(id), Some(_)) = (assigned_id, &if_none_exist)
+                && let Some(existing) = tx.read(&res_type, id).await?
+            {
+                return Ok(EntryResult::Written(WriteOutcome {
+                    status: StatusCode::OK,
+                    stored: existing,
+                }));
             }
             let criteria = match (&if_none_exist, assigned_id) {
                 (Some(q), None) => Some(parse_criteria(&res_type, &query_pairs(q), base_url)?),
@@ -523,14 +533,10 @@ async fn run_action(
             res_type,
             id,
             if_match,
-        } => {
-            match interactions::delete(tx, &res_type, &id, if_match, now).await {
-                Ok(w) => EntryResult::Written(w),
-                // Deleting what does not exist leaves the intended state: not an error here.
-                Err(e) if e.status == StatusCode::NOT_FOUND => EntryResult::NothingToDelete,
-                Err(e) => return Err(e),
-            }
-        }
+        } => match interactions::delete(tx, &res_type, &id, if_match, now).await? {
+            Some(w) => EntryResult::Written(w),
+            None => EntryResult::NothingToDelete,
+        },
         Action::ConditionalDelete { res_type, query } => {
             let criteria = parse_criteria(&res_type, &query_pairs(&query), base_url)?;
             match interactions::conditional_delete(tx, &res_type, &criteria, now).await? {
@@ -586,10 +592,10 @@ async fn rewrite_references(
         } else {
             None
         };
-        if let Some(new) = replacement {
-            if let Some(slot) = pointer_mut(resource, &path) {
-                *slot = Value::String(new);
-            }
+        if let Some(new) = replacement
+            && let Some(slot) = pointer_mut(resource, &path)
+        {
+            *slot = Value::String(new);
         }
     }
     Ok(())

@@ -84,10 +84,10 @@ pub fn parse_criteria(
                 values: values.iter().map(|v| token_match(v)).collect(),
             },
             (SearchParamKind::Reference, modifier) => {
-                if let Some(m) = modifier {
-                    if !fhir_model::definitions::is_resource_type(m) {
-                        return Err(unsupported(name));
-                    }
+                if let Some(m) = modifier
+                    && !fhir_model::definitions::is_resource_type(m)
+                {
+                    return Err(unsupported(name));
                 }
                 Criterion::Reference {
                     param: param_code,

@@ -253,38 +253,37 @@ pub async fn conditional_update(
     }
 }
 
-/// `DELETE [type]/[id]`. Deleting a deleted resource succeeds without a new version;
-/// deleting one that never existed is 404.
+/// `DELETE [type]/[id]`. Deleting a deleted resource, or one that never existed,
+/// succeeds without a new version (`None`): http.html says so for both.
 pub async fn delete(
     tx: &mut dyn WriteTx,
     res_type: &str,
     id: &str,
     if_match: Option<i64>,
     now: &str,
-) -> Result<WriteOutcome, ApiError> {
+) -> Result<Option<WriteOutcome>, ApiError> {
     let Some(current) = tx.current(res_type, id).await? else {
-        return Err(ApiError::not_found(format!("{res_type}/{id} is not known")));
-    };
-    if let Some(expected) = if_match {
-        if current.version != expected {
+        if let Some(expected) = if_match {
             return Err(ApiError::precondition_failed(
                 IssueType::Conflict,
-                format!(
-                    "If-Match names version {expected} but the current version is {}",
-                    current.version
-                ),
+                format!("If-Match names version {expected} but {res_type}/{id} does not exist"),
             ));
         }
+        return Ok(None);
+    };
+    if let Some(expected) = if_match
+        && current.version != expected
+    {
+        return Err(ApiError::precondition_failed(
+            IssueType::Conflict,
+            format!(
+                "If-Match names version {expected} but the current version is {}",
+                current.version
+            ),
+        ));
     }
     if current.deleted {
-        let stored = tx
-            .read(res_type, id)
-            .await?
-            .ok_or_else(|| ApiError::internal("missing current version"))?;
-        return Ok(WriteOutcome {
-            status: StatusCode::NO_CONTENT,
-            stored,
-        });
+        return Ok(None);
     }
     let version = current.version + 1;
     tx.write_version(NewVersion {
@@ -298,7 +297,7 @@ pub async fn delete(
         index: &[],
     })
     .await?;
-    Ok(WriteOutcome {
+    Ok(Some(WriteOutcome {
         status: StatusCode::NO_CONTENT,
         stored: StoredResource {
             res_type: res_type.to_owned(),
@@ -308,7 +307,7 @@ pub async fn delete(
             method: "DELETE".into(),
             content: None,
         },
-    })
+    }))
 }
 
 /// `DELETE [type]?criteria`: deletes the one match; no match is a success with nothing to
@@ -322,7 +321,7 @@ pub async fn conditional_delete(
     let found = tx.find(res_type, criteria).await?;
     match found.len() {
         0 => Ok(None),
-        1 => delete(tx, res_type, &found[0], None, now).await.map(Some),
+        1 => delete(tx, res_type, &found[0], None, now).await,
         n => Err(ApiError::precondition_failed(
             IssueType::MultipleMatches,
             format!(
@@ -349,16 +348,16 @@ pub async fn patch(
         Some(_) => return Err(ApiError::gone(format!("{res_type}/{id} was deleted"))),
         None => return Err(ApiError::not_found(format!("{res_type}/{id} is not known"))),
     };
-    if let Some(expected) = if_match {
-        if current.version != expected {
-            return Err(ApiError::precondition_failed(
-                IssueType::Conflict,
-                format!(
-                    "If-Match names version {expected} but the current version is {}",
-                    current.version
-                ),
-            ));
-        }
+    if let Some(expected) = if_match
+        && current.version != expected
+    {
+        return Err(ApiError::precondition_failed(
+            IssueType::Conflict,
+            format!(
+                "If-Match names version {expected} but the current version is {}",
+                current.version
+            ),
+        ));
     }
     let mut resource: Value = serde_json::from_str(current.content.as_deref().unwrap_or("{}"))
         .map_err(ApiError::internal)?;

@@ -45,10 +45,9 @@ impl SqliteStore {
         let url = with_create_mode(url);
         if let Some(dir) =
             sqlite_path(&url).and_then(|p| std::path::Path::new(p).parent().map(ToOwned::to_owned))
+            && !dir.as_os_str().is_empty()
         {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
-            }
+            std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
         }
         let options: AnyConnectOptions = url.parse()?;
         let mut writer = options.connect().await?;

@@ -124,6 +124,32 @@ async fn url_errors(s: &TestServer) {
         .await
         .assert_outcome(400, "value");
     s.get("nowhere").await.assert_outcome(404, "not-found");
+    // Errors come in the format the client asked for.
+    let xml = crate::support::Reply::from(
+        s.request(Method::GET, "Unicorn/1")
+            .header("accept", "application/fhir+xml")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(xml.status, 404);
+    assert!(
+        xml.header("content-type")
+            .unwrap()
+            .starts_with("application/fhir+xml")
+    );
+    assert!(
+        xml.text
+            .contains("<OperationOutcome xmlns=\"http://hl7.org/fhir\">"),
+        "{}",
+        xml.text
+    );
+    assert!(
+        xml.text.contains("<code value=\"not-found\"/>"),
+        "{}",
+        xml.text
+    );
     let r = s.send_json(Method::PUT, "metadata", &json!({})).await;
     assert_eq!(r.status, 405, "{}", r.text);
 }
