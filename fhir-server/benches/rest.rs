@@ -133,11 +133,35 @@ fn clone_bundle(text: &str) -> (String, usize) {
             map.insert(u.to_owned(), uuid::Uuid::new_v4().to_string());
         }
     }
-    let mut out = text.to_owned();
-    for (old, new) in &map {
-        out = out.replace(old.as_str(), new);
+    (replace_uuids(text, &map), entries)
+}
+
+/// Replaces every UUID in `text` that `map` names, in one pass.
+fn replace_uuids(text: &str, map: &HashMap<String, String>) -> String {
+    let bytes = text.as_bytes();
+    let is_uuid = |w: &[u8]| {
+        w.len() == 36
+            && w.iter().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => *b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+    };
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut copied) = (0, 0);
+    while i + 36 <= bytes.len() {
+        if bytes[i + 8] == b'-' && is_uuid(&bytes[i..i + 36]) {
+            if let Some(new) = map.get(&text[i..i + 36]) {
+                out.push_str(&text[copied..i]);
+                out.push_str(new);
+                i += 36;
+                copied = i;
+                continue;
+            }
+        }
+        i += 1;
     }
-    (out, entries)
+    out.push_str(&text[copied..]);
+    out
 }
 
 async fn post_bundle(client: &reqwest::Client, base: &str, body: String) -> anyhow::Result<()> {

@@ -412,7 +412,7 @@ async fn run_transaction(
             | Action::ConditionalUpdate { resource, .. } => resource,
             _ => continue,
         };
-        rewrite_references(tx, resource, &ids, &base_url)
+        rewrite_references(tx, resource, &mut ids, &base_url)
             .await
             .map_err(|e| e.at(format!("Bundle.entry[{i}].resource")))?;
     }
@@ -556,10 +556,12 @@ async fn run_action(
 }
 
 /// Rewrites every `reference` that names a bundle `fullUrl` or is a conditional reference.
+/// A resolved conditional reference is added to `ids`: nothing is written while references
+/// are rewritten, so the same condition resolves the same way for every entry.
 async fn rewrite_references(
     tx: &mut dyn WriteTx,
     resource: &mut Value,
-    ids: &HashMap<String, String>,
+    ids: &mut HashMap<String, String>,
     base_url: &str,
 ) -> Result<(), ApiError> {
     let mut refs = Vec::new();
@@ -574,7 +576,11 @@ async fn rewrite_references(
             let criteria = parse_criteria(res_type, &query_pairs(query), base_url)?;
             let found = tx.find(res_type, &criteria).await?;
             match found.len() {
-                1 => Some(format!("{res_type}/{}", found[0])),
+                1 => {
+                    let target = format!("{res_type}/{}", found[0]);
+                    ids.insert(reference.clone(), target.clone());
+                    Some(target)
+                }
                 n => {
                     return Err(ApiError::precondition_failed(
                         IssueType::MultipleMatches,

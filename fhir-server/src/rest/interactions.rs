@@ -85,7 +85,7 @@ async fn put_version(
     id: &str,
     mut resource: Value,
     existing: Option<(i64, i64)>,
-    method: &str,
+    method: &'static str,
     now: &str,
 ) -> Result<StoredResource, ApiError> {
     let version = existing.map_or(1, |(_, v)| v + 1);
@@ -94,14 +94,14 @@ async fn put_version(
     let content = String::from_utf8(fhir_model::format::to_json(&resource, false))
         .map_err(ApiError::internal)?;
     tx.write_version(NewVersion {
-        res_type,
-        id,
+        res_type: res_type.to_owned(),
+        id: id.to_owned(),
         version,
         existing_pk: existing.map(|(pk, _)| pk),
-        last_updated: now,
+        last_updated: now.to_owned(),
         method,
-        content: Some(&content),
-        index: &index,
+        content: Some(content.clone()),
+        index,
     })
     .await?;
     Ok(StoredResource {
@@ -287,14 +287,14 @@ pub async fn delete(
     }
     let version = current.version + 1;
     tx.write_version(NewVersion {
-        res_type,
-        id,
+        res_type: res_type.to_owned(),
+        id: id.to_owned(),
         version,
         existing_pk: Some(current.pk),
-        last_updated: now,
+        last_updated: now.to_owned(),
         method: "DELETE",
         content: None,
-        index: &[],
+        index: Vec::new(),
     })
     .await?;
     Ok(Some(WriteOutcome {

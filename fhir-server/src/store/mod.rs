@@ -63,23 +63,23 @@ pub struct CurrentState {
 
 /// A new version to write.
 #[derive(Debug)]
-pub struct NewVersion<'a> {
+pub struct NewVersion {
     /// The resource type.
-    pub res_type: &'a str,
+    pub res_type: String,
     /// The logical id.
-    pub id: &'a str,
+    pub id: String,
     /// The version id; must be the current one plus one.
     pub version: i64,
     /// The key from [`CurrentState`] when the resource exists already.
     pub existing_pk: Option<i64>,
     /// `meta.lastUpdated`.
-    pub last_updated: &'a str,
+    pub last_updated: String,
     /// `POST`, `PUT`, `PATCH` or `DELETE`.
-    pub method: &'a str,
+    pub method: &'static str,
     /// The JSON text, `None` for a delete.
-    pub content: Option<&'a str>,
+    pub content: Option<String>,
     /// The search index values of this version (empty for a delete).
-    pub index: &'a [IndexEntry],
+    pub index: Vec<IndexEntry>,
 }
 
 /// One condition of a conditional interaction or search, already typed by the search
@@ -223,8 +223,11 @@ pub trait WriteTx: Send {
         res_type: &str,
         criteria: &[Criterion],
     ) -> Result<Vec<String>, StoreError>;
-    /// Writes a new version and replaces the resource's index rows.
-    async fn write_version(&mut self, version: NewVersion<'_>) -> Result<(), StoreError>;
+    /// Writes a new version and replaces the resource's index rows. The write may be
+    /// buffered; every later call of this transaction sees it.
+    async fn write_version(&mut self, version: NewVersion) -> Result<(), StoreError>;
+    /// Sends buffered writes to the database (the backends call it before commit).
+    async fn flush(&mut self) -> Result<(), StoreError>;
 }
 
 /// The storage behind the server.

@@ -9,7 +9,7 @@ use sqlx::{AnyPool, Connection};
 use super::sql::{self, Dialect, SqlTx};
 use super::{
     Criterion, HistoryPage, HistoryQuery, HistoryScope, JobOutput, ResourceStore, SearchPage,
-    StoreError, StoredResource, WriteJob, migrate,
+    StoreError, StoredResource, WriteJob, WriteTx, migrate,
 };
 
 /// A store on PostgreSQL.
@@ -41,11 +41,11 @@ impl ResourceStore for PostgresStore {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin().await?;
         let result = {
-            let mut sql_tx = SqlTx {
-                conn: &mut tx,
-                dialect: Dialect::POSTGRES,
-            };
-            job(&mut sql_tx).await
+            let mut sql_tx = SqlTx::new(&mut tx, Dialect::POSTGRES);
+            match job(&mut sql_tx).await {
+                Ok(out) => sql_tx.flush().await.map(|()| out),
+                Err(e) => Err(StoreError::Job(Box::new(e))),
+            }
         };
         match result {
             Ok(out) => {
@@ -54,13 +54,19 @@ impl ResourceStore for PostgresStore {
             }
             Err(e) => {
                 tx.rollback().await?;
-                Err(StoreError::Job(Box::new(e)))
+                Err(e)
             }
         }
     }
 
     async fn read(&self, res_type: &str, id: &str) -> Result<Option<StoredResource>, StoreError> {
-        sql::read(&mut *self.pool.acquire().await?, res_type, id).await
+        sql::read(
+            &mut *self.pool.acquire().await?,
+            Dialect::POSTGRES,
+            res_type,
+            id,
+        )
+        .await
     }
 
     async fn vread(
@@ -69,7 +75,14 @@ impl ResourceStore for PostgresStore {
         id: &str,
         version: i64,
     ) -> Result<Option<StoredResource>, StoreError> {
-        sql::vread(&mut *self.pool.acquire().await?, res_type, id, version).await
+        sql::vread(
+            &mut *self.pool.acquire().await?,
+            Dialect::POSTGRES,
+            res_type,
+            id,
+            version,
+        )
+        .await
     }
 
     async fn history(
@@ -77,7 +90,13 @@ impl ResourceStore for PostgresStore {
         scope: &HistoryScope,
         query: &HistoryQuery,
     ) -> Result<HistoryPage, StoreError> {
-        sql::history(&mut *self.pool.acquire().await?, scope, query).await
+        sql::history(
+            &mut *self.pool.acquire().await?,
+            Dialect::POSTGRES,
+            scope,
+            query,
+        )
+        .await
     }
 
     async fn search(
@@ -89,6 +108,7 @@ impl ResourceStore for PostgresStore {
     ) -> Result<SearchPage, StoreError> {
         sql::search(
             &mut *self.pool.acquire().await?,
+            Dialect::POSTGRES,
             res_type,
             criteria,
             count,

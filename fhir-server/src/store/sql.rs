@@ -18,14 +18,21 @@ use super::{
 pub struct Dialect {
     /// Appended to a `SELECT` that must lock the rows it reads until commit.
     pub lock_suffix: &'static str,
+    /// Placeholders are `$1`, `$2`, … (PostgreSQL) or anonymous `?` (SQLite, where binding
+    /// numbered parameters costs time quadratic in their count).
+    pub numbered: bool,
 }
 
 impl Dialect {
     /// SQLite: there is one writer, so reads inside a write need no lock.
-    pub const SQLITE: Dialect = Dialect { lock_suffix: "" };
+    pub const SQLITE: Dialect = Dialect {
+        lock_suffix: "",
+        numbered: false,
+    };
     /// PostgreSQL: row locks serialize concurrent writers of one resource.
     pub const POSTGRES: Dialect = Dialect {
         lock_suffix: " FOR UPDATE",
+        numbered: true,
     };
 }
 
@@ -38,18 +45,20 @@ enum Arg {
     Float(f64),
 }
 
-/// SQL text with its arguments, numbered `$1`, `$2`, … as they are pushed.
-#[derive(Debug, Default)]
+/// SQL text with its arguments, as placeholders in the dialect's style as they are pushed.
+#[derive(Debug)]
 struct Query {
     text: String,
     args: Vec<Arg>,
+    numbered: bool,
 }
 
 impl Query {
-    fn new(text: &str) -> Self {
+    fn new(dialect: Dialect, text: &str) -> Self {
         Query {
             text: text.to_owned(),
             args: Vec::new(),
+            numbered: dialect.numbered,
         }
     }
 
@@ -60,8 +69,12 @@ impl Query {
 
     fn arg(&mut self, a: Arg) -> &mut Self {
         self.args.push(a);
-        self.text.push('$');
-        self.text.push_str(&self.args.len().to_string());
+        if self.numbered {
+            self.text.push('$');
+            self.text.push_str(&self.args.len().to_string());
+        } else {
+            self.text.push('?');
+        }
         self
     }
 
@@ -98,11 +111,31 @@ fn stored(row: &AnyRow) -> Result<StoredResource, sqlx::Error> {
 }
 
 /// A write transaction on one connection (already inside `BEGIN`).
+///
+/// New versions are buffered and written in multi-row statements when the job ends or
+/// before the next read, so a transaction Bundle of hundreds of resources costs a handful
+/// of statements instead of several per resource. Reads always see earlier writes.
 pub struct SqlTx<'c> {
     /// The connection, inside a transaction.
     pub conn: &'c mut AnyConnection,
     /// The SQL dialect.
     pub dialect: Dialect,
+    /// Versions written but not yet sent to the database.
+    pending: Vec<NewVersion>,
+}
+
+/// Buffered versions beyond this are flushed at once (bounds memory).
+const MAX_PENDING: usize = 1000;
+
+impl<'c> SqlTx<'c> {
+    /// A transaction on a connection that is already inside `BEGIN` (or a savepoint).
+    pub fn new(conn: &'c mut AnyConnection, dialect: Dialect) -> Self {
+        SqlTx {
+            conn,
+            dialect,
+            pending: Vec::new(),
+        }
+    }
 }
 
 #[async_trait]
@@ -112,7 +145,11 @@ impl WriteTx for SqlTx<'_> {
         res_type: &str,
         id: &str,
     ) -> Result<Option<CurrentState>, StoreError> {
-        let mut q = Query::new("SELECT pk, version, deleted FROM resource WHERE res_type = ");
+        self.flush().await?;
+        let mut q = Query::new(
+            self.dialect,
+            "SELECT pk, version, deleted FROM resource WHERE res_type = ",
+        );
         q.text(res_type)
             .sql(" AND res_id = ")
             .text(id)
@@ -133,7 +170,8 @@ impl WriteTx for SqlTx<'_> {
         res_type: &str,
         id: &str,
     ) -> Result<Option<StoredResource>, StoreError> {
-        let q = read_query(res_type, id);
+        self.flush().await?;
+        let q = read_query(self.dialect, res_type, id);
         Ok(q.build()
             .fetch_optional(&mut *self.conn)
             .await?
@@ -146,7 +184,8 @@ impl WriteTx for SqlTx<'_> {
         res_type: &str,
         criteria: &[Criterion],
     ) -> Result<Vec<String>, StoreError> {
-        let mut q = Query::new("SELECT r.res_id FROM resource r WHERE ");
+        self.flush().await?;
+        let mut q = Query::new(self.dialect, "SELECT r.res_id FROM resource r WHERE ");
         push_matches(&mut q, res_type, criteria);
         q.sql(" ORDER BY r.pk LIMIT 1000");
         let rows = q.build().fetch_all(&mut *self.conn).await?;
@@ -156,68 +195,135 @@ impl WriteTx for SqlTx<'_> {
             .collect::<Result<_, _>>()?)
     }
 
-    async fn write_version(&mut self, v: NewVersion<'_>) -> Result<(), StoreError> {
-        let deleted = i64::from(v.content.is_none());
-        let pk = match v.existing_pk {
-            Some(pk) => {
-                let mut q = Query::new("UPDATE resource SET version = ");
-                q.arg(Arg::Int(v.version))
-                    .sql(", deleted = ")
-                    .arg(Arg::Int(deleted))
-                    .sql(", last_updated = ")
-                    .text(v.last_updated)
-                    .sql(" WHERE pk = ")
-                    .arg(Arg::Int(pk));
-                q.build().execute(&mut *self.conn).await?;
-                for table in INDEX_TABLES {
-                    let mut q = Query::new(&format!("DELETE FROM {table} WHERE res_pk = "));
-                    q.arg(Arg::Int(pk));
-                    q.build().execute(&mut *self.conn).await?;
-                }
-                pk
-            }
-            None => {
-                let mut q = Query::new(
-                    "INSERT INTO resource (res_type, res_id, version, deleted, last_updated) VALUES (",
-                );
-                q.text(v.res_type)
-                    .sql(", ")
-                    .text(v.id)
-                    .sql(", ")
-                    .arg(Arg::Int(v.version))
-                    .sql(", ")
-                    .arg(Arg::Int(deleted))
-                    .sql(", ")
-                    .text(v.last_updated)
-                    .sql(") ON CONFLICT (res_type, res_id) DO NOTHING RETURNING pk");
-                match q.build().fetch_optional(&mut *self.conn).await? {
-                    Some(row) => row.try_get(0)?,
-                    None => return Err(StoreError::Conflict(format!("{}/{}", v.res_type, v.id))),
-                }
-            }
-        };
-        let mut q = Query::new(
-            "INSERT INTO resource_version (res_pk, res_type, res_id, version, last_updated, method, deleted, content) VALUES (",
-        );
-        q.arg(Arg::Int(pk))
-            .sql(", ")
-            .text(v.res_type)
-            .sql(", ")
-            .text(v.id)
-            .sql(", ")
-            .arg(Arg::Int(v.version))
-            .sql(", ")
-            .text(v.last_updated)
-            .sql(", ")
-            .text(v.method)
-            .sql(", ")
-            .arg(Arg::Int(deleted))
-            .sql(", ")
-            .arg(Arg::OptText(v.content.map(str::to_owned)))
-            .sql(")");
-        q.build().execute(&mut *self.conn).await?;
-        insert_index_rows(self.conn, pk, v.res_type, v.index).await
+    async fn write_version(&mut self, v: NewVersion) -> Result<(), StoreError> {
+        let again = self
+            .pending
+            .iter()
+            .any(|p| p.res_type == v.res_type && p.id == v.id);
+        if again || self.pending.len() >= MAX_PENDING {
+            self.flush().await?;
+        }
+        self.pending.push(v);
+        Ok(())
     }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        write_versions(self.conn, self.dialect, &pending).await
+    }
+}
+
+/// Writes buffered versions: resource rows (updated or inserted), version rows, and the
+/// index rows that replace the old ones.
+async fn write_versions(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    pending: &[NewVersion],
+) -> Result<(), StoreError> {
+    let mut pks: Vec<i64> = vec![0; pending.len()];
+    // Existing resources: move the current version, drop their old index rows.
+    let mut updated = Vec::new();
+    for (i, v) in pending.iter().enumerate() {
+        if let Some(pk) = v.existing_pk {
+            let mut q = Query::new(dialect, "UPDATE resource SET version = ");
+            q.arg(Arg::Int(v.version))
+                .sql(", deleted = ")
+                .arg(Arg::Int(i64::from(v.content.is_none())))
+                .sql(", last_updated = ")
+                .text(v.last_updated.clone())
+                .sql(" WHERE pk = ")
+                .arg(Arg::Int(pk));
+            q.build().execute(&mut *conn).await?;
+            pks[i] = pk;
+            updated.push(pk);
+        }
+    }
+    for chunk in updated.chunks(ROWS_PER_INSERT) {
+        for table in INDEX_TABLES {
+            let mut q = Query::new(dialect, &format!("DELETE FROM {table} WHERE res_pk IN ("));
+            for (j, pk) in chunk.iter().enumerate() {
+                if j > 0 {
+                    q.sql(", ");
+                }
+                q.arg(Arg::Int(*pk));
+            }
+            q.sql(")");
+            q.build().execute(&mut *conn).await?;
+        }
+    }
+    // New resources: one multi-row insert per chunk; keys come back by (type, id), so no
+    // assumption is made about the order of RETURNING rows.
+    let new: Vec<usize> = (0..pending.len())
+        .filter(|&i| pending[i].existing_pk.is_none())
+        .collect();
+    for chunk in new.chunks(ROWS_PER_INSERT) {
+        let mut q = Query::new(
+            dialect,
+            "INSERT INTO resource (res_type, res_id, version, deleted, last_updated) VALUES ",
+        );
+        for (j, &i) in chunk.iter().enumerate() {
+            let v = &pending[i];
+            q.sql(if j == 0 { "(" } else { ", (" });
+            q.text(v.res_type.clone())
+                .sql(", ")
+                .text(v.id.clone())
+                .sql(", ")
+                .arg(Arg::Int(v.version));
+            q.sql(", ").arg(Arg::Int(i64::from(v.content.is_none())));
+            q.sql(", ").text(v.last_updated.clone()).sql(")");
+        }
+        q.sql(" ON CONFLICT (res_type, res_id) DO NOTHING RETURNING pk, res_type, res_id");
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let mut keys = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let pk: i64 = row.try_get(0)?;
+            let t: String = row.try_get(1)?;
+            let id: String = row.try_get(2)?;
+            keys.insert((t, id), pk);
+        }
+        for &i in chunk {
+            let v = &pending[i];
+            match keys.get(&(v.res_type.clone(), v.id.clone())) {
+                Some(pk) => pks[i] = *pk,
+                None => return Err(StoreError::Conflict(format!("{}/{}", v.res_type, v.id))),
+            }
+        }
+    }
+    // Version rows.
+    let all: Vec<usize> = (0..pending.len()).collect();
+    for chunk in all.chunks(ROWS_PER_INSERT) {
+        let mut q = Query::new(
+            dialect,
+            "INSERT INTO resource_version (res_pk, res_type, res_id, version, last_updated, method, deleted, content) VALUES ",
+        );
+        for (j, &i) in chunk.iter().enumerate() {
+            let v = &pending[i];
+            q.sql(if j == 0 { "(" } else { ", (" });
+            q.arg(Arg::Int(pks[i]))
+                .sql(", ")
+                .text(v.res_type.clone())
+                .sql(", ")
+                .text(v.id.clone());
+            q.sql(", ")
+                .arg(Arg::Int(v.version))
+                .sql(", ")
+                .text(v.last_updated.clone());
+            q.sql(", ")
+                .text(v.method)
+                .sql(", ")
+                .arg(Arg::Int(i64::from(v.content.is_none())));
+            q.sql(", ").arg(Arg::OptText(v.content.clone())).sql(")");
+        }
+        q.build().execute(&mut *conn).await?;
+    }
+    let mut rows = Vec::new();
+    for (v, pk) in pending.iter().zip(&pks) {
+        rows.extend(v.index.iter().map(|e| (*pk, v.res_type.as_str(), e)));
+    }
+    insert_index_rows(conn, dialect, rows).await
 }
 
 /// The index tables, one per search-parameter value kind.
@@ -231,28 +337,30 @@ pub const INDEX_TABLES: [&str; 7] = [
     "idx_uri",
 ];
 
-/// Rows per multi-row `INSERT` (well under SQLite's and PostgreSQL's parameter limits).
+/// Rows per multi-row statement (well under SQLite's and PostgreSQL's parameter limits).
 const ROWS_PER_INSERT: usize = 500;
+
+fn table_of(value: &IndexValue) -> usize {
+    match value {
+        IndexValue::Token { .. } => 0,
+        IndexValue::Reference { .. } => 1,
+        IndexValue::String { .. } => 2,
+        IndexValue::Date { .. } => 3,
+        IndexValue::Number { .. } => 4,
+        IndexValue::Quantity { .. } => 5,
+        IndexValue::Uri(_) => 6,
+    }
+}
 
 async fn insert_index_rows(
     conn: &mut AnyConnection,
-    pk: i64,
-    res_type: &str,
-    entries: &[IndexEntry],
+    dialect: Dialect,
+    entries: Vec<(i64, &str, &IndexEntry)>,
 ) -> Result<(), StoreError> {
     // Group the entries by table, then insert each group with multi-row statements.
-    let mut by_table: [Vec<&IndexEntry>; 7] = Default::default();
-    for e in entries {
-        let t = match e.value {
-            IndexValue::Token { .. } => 0,
-            IndexValue::Reference { .. } => 1,
-            IndexValue::String { .. } => 2,
-            IndexValue::Date { .. } => 3,
-            IndexValue::Number { .. } => 4,
-            IndexValue::Quantity { .. } => 5,
-            IndexValue::Uri(_) => 6,
-        };
-        by_table[t].push(e);
+    let mut by_table: [Vec<(i64, &str, &IndexEntry)>; 7] = Default::default();
+    for row in entries {
+        by_table[table_of(&row.2.value)].push(row);
     }
     const COLUMNS: [&str; 7] = [
         "param, system, code",
@@ -265,61 +373,24 @@ async fn insert_index_rows(
     ];
     for (t, rows) in by_table.iter().enumerate() {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut q = Query::new(&format!(
-                "INSERT INTO {} (res_pk, res_type, {}) VALUES ",
-                INDEX_TABLES[t], COLUMNS[t]
-            ));
-            for (i, e) in chunk.iter().enumerate() {
+            let mut q = Query::new(
+                dialect,
+                &format!(
+                    "INSERT INTO {} (res_pk, res_type, {}) VALUES ",
+                    INDEX_TABLES[t], COLUMNS[t]
+                ),
+            );
+            for (i, (pk, res_type, e)) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.sql(", ");
                 }
                 q.sql("(")
-                    .arg(Arg::Int(pk))
+                    .arg(Arg::Int(*pk))
                     .sql(", ")
-                    .text(res_type)
+                    .text(*res_type)
                     .sql(", ")
                     .text(e.param.clone());
-                match &e.value {
-                    IndexValue::Token { system, code, .. } => {
-                        q.sql(", ").arg(Arg::OptText(system.clone()));
-                        q.sql(", ").arg(Arg::OptText(code.clone()));
-                    }
-                    IndexValue::Reference {
-                        target_type,
-                        target_id,
-                        url,
-                    } => {
-                        q.sql(", ").arg(Arg::OptText(target_type.clone()));
-                        q.sql(", ").arg(Arg::OptText(target_id.clone()));
-                        q.sql(", ").text(url.clone());
-                    }
-                    IndexValue::String { normalized, exact } => {
-                        q.sql(", ")
-                            .text(normalized.clone())
-                            .sql(", ")
-                            .text(exact.clone());
-                    }
-                    IndexValue::Date { start, end } => {
-                        q.sql(", ").text(start.clone()).sql(", ").text(end.clone());
-                    }
-                    IndexValue::Number { value, .. } => {
-                        q.sql(", ").arg(Arg::Float(*value));
-                    }
-                    IndexValue::Quantity {
-                        value,
-                        system,
-                        code,
-                        unit,
-                    } => {
-                        q.sql(", ").arg(Arg::Float(*value));
-                        q.sql(", ").arg(Arg::OptText(system.clone()));
-                        q.sql(", ").arg(Arg::OptText(code.clone()));
-                        q.sql(", ").arg(Arg::OptText(unit.clone()));
-                    }
-                    IndexValue::Uri(uri) => {
-                        q.sql(", ").text(uri.clone());
-                    }
-                }
+                push_index_values(&mut q, &e.value);
                 q.sql(")");
             }
             q.build().execute(&mut *conn).await?;
@@ -328,10 +399,57 @@ async fn insert_index_rows(
     Ok(())
 }
 
-fn read_query(res_type: &str, id: &str) -> Query {
-    let mut q = Query::new(&format!(
-        "SELECT {VERSION_COLUMNS} FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version = r.version WHERE r.res_type = "
-    ));
+fn push_index_values(q: &mut Query, value: &IndexValue) {
+    match value {
+        IndexValue::Token { system, code, .. } => {
+            q.sql(", ").arg(Arg::OptText(system.clone()));
+            q.sql(", ").arg(Arg::OptText(code.clone()));
+        }
+        IndexValue::Reference {
+            target_type,
+            target_id,
+            url,
+        } => {
+            q.sql(", ").arg(Arg::OptText(target_type.clone()));
+            q.sql(", ").arg(Arg::OptText(target_id.clone()));
+            q.sql(", ").text(url.clone());
+        }
+        IndexValue::String { normalized, exact } => {
+            q.sql(", ")
+                .text(normalized.clone())
+                .sql(", ")
+                .text(exact.clone());
+        }
+        IndexValue::Date { start, end } => {
+            q.sql(", ").text(start.clone()).sql(", ").text(end.clone());
+        }
+        IndexValue::Number { value, .. } => {
+            q.sql(", ").arg(Arg::Float(*value));
+        }
+        IndexValue::Quantity {
+            value,
+            system,
+            code,
+            unit,
+        } => {
+            q.sql(", ").arg(Arg::Float(*value));
+            q.sql(", ").arg(Arg::OptText(system.clone()));
+            q.sql(", ").arg(Arg::OptText(code.clone()));
+            q.sql(", ").arg(Arg::OptText(unit.clone()));
+        }
+        IndexValue::Uri(uri) => {
+            q.sql(", ").text(uri.clone());
+        }
+    }
+}
+
+fn read_query(dialect: Dialect, res_type: &str, id: &str) -> Query {
+    let mut q = Query::new(
+        dialect,
+        &format!(
+            "SELECT {VERSION_COLUMNS} FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version = r.version WHERE r.res_type = "
+        ),
+    );
     q.text(res_type).sql(" AND r.res_id = ").text(id);
     q
 }
@@ -455,10 +573,11 @@ fn exists_open(q: &mut Query, table: &str, res_type: &str, param: &str) {
 /// Reads run on any connection of the pool.
 pub async fn read(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     res_type: &str,
     id: &str,
 ) -> Result<Option<StoredResource>, StoreError> {
-    let q = read_query(res_type, id);
+    let q = read_query(dialect, res_type, id);
     Ok(q.build()
         .fetch_optional(conn)
         .await?
@@ -469,13 +588,17 @@ pub async fn read(
 /// One version of a resource.
 pub async fn vread(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     res_type: &str,
     id: &str,
     version: i64,
 ) -> Result<Option<StoredResource>, StoreError> {
-    let mut q = Query::new(&format!(
-        "SELECT {VERSION_COLUMNS} FROM resource r JOIN resource_version v ON v.res_pk = r.pk WHERE r.res_type = "
-    ));
+    let mut q = Query::new(
+        dialect,
+        &format!(
+            "SELECT {VERSION_COLUMNS} FROM resource r JOIN resource_version v ON v.res_pk = r.pk WHERE r.res_type = "
+        ),
+    );
     q.text(res_type)
         .sql(" AND r.res_id = ")
         .text(id)
@@ -491,10 +614,11 @@ pub async fn vread(
 /// A page of history, newest first, with a keyset cursor.
 pub async fn history(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     scope: &HistoryScope,
     query: &HistoryQuery,
 ) -> Result<HistoryPage, StoreError> {
-    let mut filter = Query::new(" WHERE 1 = 1");
+    let mut filter = Query::new(dialect, " WHERE 1 = 1");
     match scope {
         HistoryScope::System => {}
         HistoryScope::Type(t) => {
@@ -521,6 +645,7 @@ pub async fn history(
     let mut count_q = Query {
         text: format!("SELECT COUNT(*) FROM resource_version v{}", filter.text),
         args: filter.args.clone(),
+        numbered: dialect.numbered,
     };
     let total: i64 = count_q
         .sql("")
@@ -535,6 +660,7 @@ pub async fn history(
             filter.text
         ),
         args: filter.args,
+        numbered: dialect.numbered,
     };
     if let Some((lu, row)) = &query.before {
         q.sql(" AND (v.last_updated < ").text(lu.clone());
@@ -570,18 +696,22 @@ pub async fn history(
 /// A page of current resources matching all criteria, in key order.
 pub async fn search(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     res_type: &str,
     criteria: &[Criterion],
     count: usize,
     after: Option<i64>,
 ) -> Result<SearchPage, StoreError> {
-    let mut count_q = Query::new("SELECT COUNT(*) FROM resource r WHERE ");
+    let mut count_q = Query::new(dialect, "SELECT COUNT(*) FROM resource r WHERE ");
     push_matches(&mut count_q, res_type, criteria);
     let total: i64 = count_q.build().fetch_one(&mut *conn).await?.try_get(0)?;
 
-    let mut q = Query::new(&format!(
-        "SELECT {VERSION_COLUMNS}, r.pk FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version = r.version WHERE "
-    ));
+    let mut q = Query::new(
+        dialect,
+        &format!(
+            "SELECT {VERSION_COLUMNS}, r.pk FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version = r.version WHERE "
+        ),
+    );
     push_matches(&mut q, res_type, criteria);
     if let Some(after) = after {
         q.sql(" AND r.pk > ").arg(Arg::Int(after));

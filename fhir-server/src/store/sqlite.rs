@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::sql::{self, Dialect, SqlTx};
 use super::{
     Criterion, HistoryPage, HistoryQuery, HistoryScope, JobOutput, ResourceStore, SearchPage,
-    StoreError, StoredResource, WriteJob, migrate,
+    StoreError, StoredResource, WriteJob, WriteTx, migrate,
 };
 use crate::error::ApiError;
 
@@ -150,15 +150,14 @@ async fn run_in_savepoint(
 ) -> Result<JobOutput, StoreError> {
     conn.execute("SAVEPOINT job").await?;
     let result = {
-        let mut tx = SqlTx {
-            conn: &mut *conn,
-            dialect: Dialect::SQLITE,
-        };
-        AssertUnwindSafe(job(&mut tx)).catch_unwind().await
-    };
-    let result = match result {
-        Ok(r) => r,
-        Err(_) => Err(ApiError::internal("a write job panicked")),
+        let mut tx = SqlTx::new(&mut *conn, Dialect::SQLITE);
+        match AssertUnwindSafe(job(&mut tx)).catch_unwind().await {
+            Ok(Ok(out)) => tx.flush().await.map(|()| out),
+            Ok(Err(e)) => Err(StoreError::Job(Box::new(e))),
+            Err(_) => Err(StoreError::Job(Box::new(ApiError::internal(
+                "a write job panicked",
+            )))),
+        }
     };
     match result {
         Ok(out) => {
@@ -168,7 +167,7 @@ async fn run_in_savepoint(
         Err(e) => {
             conn.execute("ROLLBACK TO job").await?;
             conn.execute("RELEASE job").await?;
-            Err(StoreError::Job(Box::new(e)))
+            Err(e)
         }
     }
 }
@@ -189,7 +188,13 @@ impl ResourceStore for SqliteStore {
     }
 
     async fn read(&self, res_type: &str, id: &str) -> Result<Option<StoredResource>, StoreError> {
-        sql::read(&mut *self.readers.acquire().await?, res_type, id).await
+        sql::read(
+            &mut *self.readers.acquire().await?,
+            Dialect::SQLITE,
+            res_type,
+            id,
+        )
+        .await
     }
 
     async fn vread(
@@ -198,7 +203,14 @@ impl ResourceStore for SqliteStore {
         id: &str,
         version: i64,
     ) -> Result<Option<StoredResource>, StoreError> {
-        sql::vread(&mut *self.readers.acquire().await?, res_type, id, version).await
+        sql::vread(
+            &mut *self.readers.acquire().await?,
+            Dialect::SQLITE,
+            res_type,
+            id,
+            version,
+        )
+        .await
     }
 
     async fn history(
@@ -206,7 +218,13 @@ impl ResourceStore for SqliteStore {
         scope: &HistoryScope,
         query: &HistoryQuery,
     ) -> Result<HistoryPage, StoreError> {
-        sql::history(&mut *self.readers.acquire().await?, scope, query).await
+        sql::history(
+            &mut *self.readers.acquire().await?,
+            Dialect::SQLITE,
+            scope,
+            query,
+        )
+        .await
     }
 
     async fn search(
@@ -218,6 +236,7 @@ impl ResourceStore for SqliteStore {
     ) -> Result<SearchPage, StoreError> {
         sql::search(
             &mut *self.readers.acquire().await?,
+            Dialect::SQLITE,
             res_type,
             criteria,
             count,
