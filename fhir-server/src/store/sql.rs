@@ -122,6 +122,13 @@ pub struct SqlTx<'c> {
     pub dialect: Dialect,
     /// Versions written but not yet sent to the database.
     pending: Vec<NewVersion>,
+    /// When several jobs share this transaction (SQLite group commit): where the current
+    /// job's writes start in `pending`.
+    job_start: Option<usize>,
+    /// Whether the current job flushed its own writes under a savepoint.
+    job_savepoint: bool,
+    /// A write that belongs to no savepoint failed: the whole transaction must roll back.
+    poisoned: bool,
 }
 
 /// Buffered versions beyond this are flushed at once (bounds memory).
@@ -134,7 +141,42 @@ impl<'c> SqlTx<'c> {
             conn,
             dialect,
             pending: Vec::new(),
+            job_start: None,
+            job_savepoint: false,
+            poisoned: false,
         }
+    }
+
+    /// Starts a job that shares this transaction with others. Its buffered writes can be
+    /// dropped if it fails; once it has flushed them, a savepoint covers them.
+    pub fn begin_job(&mut self) {
+        self.job_start = Some(self.pending.len());
+        self.job_savepoint = false;
+    }
+
+    /// Ends the current job: keeps its writes if it succeeded, undoes them if not.
+    pub async fn end_job(&mut self, succeeded: bool) {
+        let start = self.job_start.take();
+        if !succeeded && let Some(start) = start {
+            // Buffered writes of this job are dropped; flushed ones are undone below.
+            self.pending.truncate(start);
+        }
+        if self.job_savepoint {
+            self.job_savepoint = false;
+            let sql = if succeeded {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            };
+            if sqlx::raw_sql(sql).execute(&mut *self.conn).await.is_err() {
+                self.poisoned = true;
+            }
+        }
+    }
+
+    /// Whether the transaction must be rolled back whole.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
     }
 }
 
@@ -211,8 +253,32 @@ impl WriteTx for SqlTx<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        if let Some(start) = self.job_start
+            && !self.job_savepoint
+        {
+            // Earlier jobs' writes go first, outside this job's savepoint: this job's
+            // failure must not undo them, and their failure dooms the whole batch.
+            let earlier: Vec<NewVersion> = self.pending.drain(..start).collect();
+            if let Err(e) = write_versions(self.conn, self.dialect, &earlier).await {
+                self.poisoned = true;
+                return Err(e);
+            }
+            if let Err(e) = sqlx::raw_sql("SAVEPOINT job")
+                .execute(&mut *self.conn)
+                .await
+            {
+                self.poisoned = true;
+                return Err(e.into());
+            }
+            self.job_savepoint = true;
+            self.job_start = Some(0);
+        }
         let pending = std::mem::take(&mut self.pending);
-        write_versions(self.conn, self.dialect, &pending).await
+        let result = write_versions(self.conn, self.dialect, &pending).await;
+        if result.is_err() && !self.job_savepoint {
+            self.poisoned = true;
+        }
+        result
     }
 }
 

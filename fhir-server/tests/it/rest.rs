@@ -615,3 +615,72 @@ async fn basic_search(s: &TestServer) {
     );
 }
 backend_test!(basic_search_case, basic_search);
+
+/// Many concurrent writes, some of which fail: the failures change nothing and every
+/// success is there afterwards (on SQLite they share group commits).
+async fn concurrent_writes_fail_alone(s: &TestServer) {
+    let before = s.get("_history").await.json()["total"].as_u64().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let client = s.client.clone();
+        let base = s.base.clone();
+        tasks.push(tokio::spawn(async move {
+            let (method, url, body, headers): (Method, String, Value, Vec<(&str, &str)>) = match i % 4 {
+                // A transaction whose last entry fails.
+                0 => (
+                    Method::POST,
+                    base.clone(),
+                    json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+                        {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}},
+                        {"resource": {"resourceType": "Patient", "id": format!("never-{i}")},
+                         "request": {"method": "PUT", "url": format!("Patient/never-{i}"), "ifMatch": "W/\"3\""}}
+                    ]}),
+                    vec![],
+                ),
+                // A stale If-Match update of a resource that does not exist.
+                1 => (
+                    Method::PUT,
+                    format!("{base}/Patient/ghost-{i}"),
+                    json!({"resourceType": "Patient", "id": format!("ghost-{i}")}),
+                    vec![("if-match", "W/\"1\"")],
+                ),
+                _ => (Method::POST, format!("{base}/Patient"), patient(&format!("ok-{i}")), vec![]),
+            };
+            let mut req = client.request(method, url).header("content-type", "application/fhir+json");
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let r = req.body(serde_json::to_vec(&body).unwrap()).send().await.unwrap();
+            (i, r.status().as_u16())
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        let (i, status) = t.await.unwrap();
+        match i % 4 {
+            0 | 1 => assert_eq!(status, 412, "request {i}"),
+            _ => {
+                assert_eq!(status, 201, "request {i}");
+                created += 1;
+            }
+        }
+    }
+    let after = s.get("_history").await.json()["total"].as_u64().unwrap();
+    assert_eq!(
+        after - before,
+        created,
+        "exactly the successful creates were stored"
+    );
+    for i in (0..40).filter(|i| i % 4 == 1) {
+        assert_eq!(s.get(&format!("Patient/ghost-{i}")).await.status, 404);
+    }
+    let found = s
+        .get("Patient?identifier=http://example.org/mrn|ok-2")
+        .await
+        .json();
+    assert_eq!(found["total"], 1);
+}
+backend_test!(
+    concurrent_writes_fail_alone_case,
+    concurrent_writes_fail_alone
+);
