@@ -149,14 +149,15 @@ fn replace_uuids(text: &str, map: &HashMap<String, String>) -> String {
     let mut out = String::with_capacity(text.len());
     let (mut i, mut copied) = (0, 0);
     while i + 36 <= bytes.len() {
-        if bytes[i + 8] == b'-' && is_uuid(&bytes[i..i + 36]) {
-            if let Some(new) = map.get(&text[i..i + 36]) {
-                out.push_str(&text[copied..i]);
-                out.push_str(new);
-                i += 36;
-                copied = i;
-                continue;
-            }
+        if bytes[i + 8] == b'-'
+            && is_uuid(&bytes[i..i + 36])
+            && let Some(new) = map.get(&text[i..i + 36])
+        {
+            out.push_str(&text[copied..i]);
+            out.push_str(new);
+            i += 36;
+            copied = i;
+            continue;
         }
         i += 1;
     }
