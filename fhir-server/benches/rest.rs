@@ -4,7 +4,8 @@
 //! `HEALTHOS_BENCH_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`, in a
 //! fresh database) and drives it over HTTP on loopback. Prints one line per figure:
 //!
-//! - transaction-bundle import of the Synthea patients (resources/s), the fixture patients
+//! - transaction-bundle import of the Synthea patients (resources/s) from
+//!   `HEALTHOS_BENCH_IMPORT_CLIENTS` (default 4) clients, the fixture patients
 //!   cloned with fresh ids, identifiers and `urn:uuid`s to `HEALTHOS_BENCH_PATIENTS`
 //!   (default 200) patients;
 //! - concurrent single creates (creates/s) from 64 clients;
@@ -199,7 +200,8 @@ async fn import(
     let queue = Arc::new(tokio::sync::Mutex::new(bundles));
     let started = Instant::now();
     let mut tasks = vec![];
-    for _ in 0..4 {
+    let clients = env_usize("HEALTHOS_BENCH_IMPORT_CLIENTS", 4);
+    for _ in 0..clients {
         let (queue, client, base) = (queue.clone(), client.clone(), server.base_url.clone());
         tasks.push(tokio::spawn(async move {
             loop {
@@ -216,7 +218,7 @@ async fn import(
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{backend}: transaction-bundle import: {patients} Synthea patients, {total} resources in {secs:.2} s = {:.0} resources/s",
+        "{backend}: transaction-bundle import: {patients} Synthea patients, {total} resources by {clients} clients in {secs:.2} s = {:.0} resources/s",
         total as f64 / secs
     );
     Ok(())

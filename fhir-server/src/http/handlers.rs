@@ -139,14 +139,40 @@ pub async fn create(
         }
         None => None,
     };
-    let ty = res_type.clone();
-    let outcome = store::write(&*state.store, move |tx| {
-        Box::pin(async move {
-            let now = clock::now_instant();
-            interactions::create(tx, &ty, resource, criteria.as_deref(), None, &now).await
-        })
-    })
-    .await?;
+    let outcome = match criteria {
+        // Unconditional: prepared here, so the write job only writes.
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            let (new, stored) = interactions::prepare_version(
+                &res_type,
+                &id,
+                resource,
+                None,
+                "POST",
+                &clock::now_instant(),
+            )?;
+            store::write(&*state.store, move |tx| {
+                Box::pin(async move {
+                    tx.write_version(new).await?;
+                    Ok(interactions::WriteOutcome {
+                        status: StatusCode::CREATED,
+                        stored,
+                    })
+                })
+            })
+            .await?
+        }
+        Some(criteria) => {
+            let ty = res_type.clone();
+            store::write(&*state.store, move |tx| {
+                Box::pin(async move {
+                    let now = clock::now_instant();
+                    interactions::create(tx, &ty, resource, Some(&criteria), None, &now).await
+                })
+            })
+            .await?
+        }
+    };
     write_response(outcome.status, &outcome.stored, &neg, &state.base_url)
 }
 

@@ -120,8 +120,12 @@ pub async fn process(
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let base = base_url.to_owned();
-            let results =
-                store::write(store, move |tx| Box::pin(run_transaction(tx, parsed, base))).await?;
+            let results = if is_plain(&parsed) {
+                let prepared = prepare_plain(store, parsed, base_url).await?;
+                store::write(store, move |tx| Box::pin(run_prepared(tx, prepared, base))).await?
+            } else {
+                store::write(store, move |tx| Box::pin(run_transaction(tx, parsed, base))).await?
+            };
             let entries: Vec<Value> = results
                 .iter()
                 .map(|r| response_entry(r, base_url, return_representation))
@@ -555,56 +559,249 @@ async fn run_action(
     })
 }
 
-/// Rewrites every `reference` that names a bundle `fullUrl` or is a conditional reference.
-/// A resolved conditional reference is added to `ids`: nothing is written while references
-/// are rewritten, so the same condition resolves the same way for every entry.
-async fn rewrite_references(
-    tx: &mut dyn WriteTx,
-    resource: &mut Value,
-    ids: &mut HashMap<String, String>,
+/// The conditional references (`Patient?identifier=…`) in a resource that name no
+/// `fullUrl` of the Bundle.
+fn conditional_references(resource: &Value, ids: &HashMap<String, String>, out: &mut Vec<String>) {
+    let mut refs = Vec::new();
+    collect_reference_slots(resource, &mut Vec::new(), &mut refs);
+    for (_, reference) in refs {
+        if !ids.contains_key(&reference)
+            && let Some((res_type, _)) = reference.split_once('?')
+            && fhir_model::definitions::is_resource_type(res_type)
+            && !out.contains(&reference)
+        {
+            out.push(reference);
+        }
+    }
+}
+
+/// The resource type and criteria of a conditional reference.
+fn condition_criteria(
+    reference: &str,
     base_url: &str,
-) -> Result<(), ApiError> {
+) -> Result<(String, Vec<crate::store::Criterion>), ApiError> {
+    let (res_type, query) = reference.split_once('?').unwrap_or((reference, ""));
+    Ok((
+        res_type.to_owned(),
+        parse_criteria(res_type, &query_pairs(query), base_url)?,
+    ))
+}
+
+/// A conditional reference must match exactly one resource; it becomes `Type/id`.
+fn single_match(res_type: &str, found: &[String]) -> Result<String, ApiError> {
+    match found {
+        [id] => Ok(format!("{res_type}/{id}")),
+        [] => Err(ApiError::precondition_failed(
+            IssueType::NotFound,
+            format!(
+                "The conditional reference {res_type}?… matched no resource; it must match exactly one"
+            ),
+        )),
+        _ => Err(ApiError::precondition_failed(
+            IssueType::MultipleMatches,
+            format!(
+                "The conditional reference {res_type}?… matched {} resources; it must match exactly one",
+                found.len()
+            ),
+        )),
+    }
+}
+
+/// Resolves a conditional reference inside a write job.
+async fn resolve_in(
+    tx: &mut dyn WriteTx,
+    reference: &str,
+    base_url: &str,
+) -> Result<String, ApiError> {
+    let (res_type, criteria) = condition_criteria(reference, base_url)?;
+    let found = tx.find(&res_type, &criteria).await?;
+    single_match(&res_type, &found)
+}
+
+/// Rewrites every `reference` that names a Bundle `fullUrl` or an already resolved
+/// conditional reference (both are keys of `ids`).
+fn apply_references(resource: &mut Value, ids: &HashMap<String, String>) -> Result<(), ApiError> {
     let mut refs = Vec::new();
     collect_reference_slots(resource, &mut Vec::new(), &mut refs);
     for (path, reference) in refs {
-        let replacement = if let Some(target) = ids.get(&reference) {
-            Some(target.clone())
-        } else if let Some((res_type, query)) = reference.split_once('?') {
-            if !fhir_model::definitions::is_resource_type(res_type) {
-                continue;
-            }
-            let criteria = parse_criteria(res_type, &query_pairs(query), base_url)?;
-            let found = tx.find(res_type, &criteria).await?;
-            match found.len() {
-                1 => {
-                    let target = format!("{res_type}/{}", found[0]);
-                    ids.insert(reference.clone(), target.clone());
-                    Some(target)
-                }
-                n => {
-                    return Err(ApiError::precondition_failed(
-                        IssueType::MultipleMatches,
-                        format!(
-                            "The conditional reference {res_type}?… matched {n} resources; it must match exactly one"
-                        ),
-                    ));
-                }
+        if let Some(target) = ids.get(&reference) {
+            if let Some(slot) = pointer_mut(resource, &path) {
+                *slot = Value::String(target.clone());
             }
         } else if reference.starts_with("urn:uuid:") || reference.starts_with("urn:oid:") {
             return Err(ApiError::bad_request(
                 IssueType::NotFound,
                 "A urn: reference names no fullUrl in this transaction",
             ));
-        } else {
-            None
-        };
-        if let Some(new) = replacement
-            && let Some(slot) = pointer_mut(resource, &path)
-        {
-            *slot = Value::String(new);
         }
     }
     Ok(())
+}
+
+/// Rewrites references inside a write job: conditional references are resolved in the
+/// transaction (and added to `ids`, so each condition is looked up once: nothing is
+/// written while references are rewritten).
+async fn rewrite_references(
+    tx: &mut dyn WriteTx,
+    resource: &mut Value,
+    ids: &mut HashMap<String, String>,
+    base_url: &str,
+) -> Result<(), ApiError> {
+    let mut conditions = Vec::new();
+    conditional_references(resource, ids, &mut conditions);
+    for reference in conditions {
+        let target = resolve_in(tx, &reference, base_url).await?;
+        ids.insert(reference, target);
+    }
+    apply_references(resource, ids)
+}
+
+/// Whether a transaction holds only unconditional creates and reads: then everything but
+/// the conditional references can be settled before its write job.
+fn is_plain(entries: &[Entry]) -> bool {
+    entries.iter().all(|e| {
+        matches!(
+            e.action,
+            Action::Create {
+                if_none_exist: None,
+                ..
+            } | Action::Read { .. }
+                | Action::Search { .. }
+        )
+    })
+}
+
+/// A plain transaction, prepared outside its write job.
+struct PreparedTransaction {
+    /// Per entry: the prepared write of a create, or the read to run.
+    entries: Vec<PreparedEntry>,
+    /// The conditional references as resolved before the job, to check inside it.
+    conditions: Vec<(String, String)>,
+    /// The entries as received, to process in full if a condition changed meanwhile.
+    original: Option<Vec<Entry>>,
+}
+
+enum PreparedEntry {
+    Write(crate::store::NewVersion, StoredResource),
+    Read(Action),
+}
+
+/// Assigns ids, resolves conditional references (outside any transaction: checked again
+/// inside it), rewrites references, stamps, indexes and serializes every create.
+async fn prepare_plain(
+    store: &dyn ResourceStore,
+    entries: Vec<Entry>,
+    base_url: &str,
+) -> Result<PreparedTransaction, ApiError> {
+    let now = crate::clock::now_instant();
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut assigned = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let id = match &entry.action {
+            Action::Create { res_type, .. } => {
+                let id = uuid::Uuid::new_v4().to_string();
+                if let Some(full_url) = &entry.full_url {
+                    ids.insert(full_url.clone(), format!("{res_type}/{id}"));
+                }
+                Some(id)
+            }
+            _ => None,
+        };
+        assigned.push(id);
+    }
+    let mut references = Vec::new();
+    for entry in &entries {
+        if let Action::Create { resource, .. } = &entry.action {
+            conditional_references(resource, &ids, &mut references);
+        }
+    }
+    let mut conditions = Vec::with_capacity(references.len());
+    for reference in references {
+        let (res_type, criteria) = condition_criteria(&reference, base_url)?;
+        let found: Vec<String> = store
+            .search(&res_type, &criteria, 2, None)
+            .await?
+            .resources
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let target = single_match(&res_type, &found)?;
+        ids.insert(reference.clone(), target.clone());
+        conditions.push((reference, target));
+    }
+    let original = (!conditions.is_empty()).then(|| entries.clone());
+    let mut prepared = Vec::with_capacity(entries.len());
+    for (i, (entry, id)) in entries.into_iter().zip(assigned).enumerate() {
+        let at = |e: ApiError| e.at(format!("Bundle.entry[{i}]"));
+        prepared.push(match (entry.action, id) {
+            (
+                Action::Create {
+                    res_type,
+                    mut resource,
+                    ..
+                },
+                Some(id),
+            ) => {
+                interactions::check_type(&resource, &res_type).map_err(at)?;
+                apply_references(&mut resource, &ids).map_err(at)?;
+                let (new, stored) =
+                    interactions::prepare_version(&res_type, &id, resource, None, "POST", &now)?;
+                PreparedEntry::Write(new, stored)
+            }
+            (action, _) => PreparedEntry::Read(action),
+        });
+    }
+    Ok(PreparedTransaction {
+        entries: prepared,
+        conditions,
+        original,
+    })
+}
+
+/// The write job of a prepared transaction: check the conditions still resolve the same
+/// way (else process the original entries in full), write, then run the reads.
+async fn run_prepared(
+    tx: &mut dyn WriteTx,
+    prepared: PreparedTransaction,
+    base_url: String,
+) -> Result<Vec<EntryResult>, ApiError> {
+    for (reference, target) in &prepared.conditions {
+        let still = resolve_in(tx, reference, &base_url).await.ok();
+        if still.as_ref() != Some(target) {
+            let original = prepared
+                .original
+                .expect("kept whenever there are conditions");
+            return run_transaction(tx, original, base_url).await;
+        }
+    }
+    let now = crate::clock::now_instant();
+    let mut results = Vec::with_capacity(prepared.entries.len());
+    let mut reads = Vec::new();
+    for (i, entry) in prepared.entries.into_iter().enumerate() {
+        match entry {
+            PreparedEntry::Write(new, stored) => {
+                tx.write_version(new).await?;
+                results.push(Some(EntryResult::Written(WriteOutcome {
+                    status: StatusCode::CREATED,
+                    stored,
+                })));
+            }
+            PreparedEntry::Read(action) => {
+                reads.push((i, action));
+                results.push(None);
+            }
+        }
+    }
+    for (i, action) in reads {
+        let result = run_action(tx, action, None, &base_url, &now)
+            .await
+            .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
+        results[i] = Some(result);
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every entry ran"))
+        .collect())
 }
 
 #[derive(Debug, Clone)]

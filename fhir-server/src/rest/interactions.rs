@@ -78,40 +78,56 @@ pub fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
     obj.extend(rest);
 }
 
-/// Writes `resource` as the next version of `res_type/id`.
-async fn put_version(
-    tx: &mut dyn WriteTx,
+/// Stamps `resource` as version `existing + 1` of `res_type/id`, extracts its index values
+/// and serializes it: everything a write needs, computed without the database (so it can
+/// run before a write job, off the single SQLite writer).
+pub fn prepare_version(
     res_type: &str,
     id: &str,
     mut resource: Value,
     existing: Option<(i64, i64)>,
     method: &'static str,
     now: &str,
-) -> Result<StoredResource, ApiError> {
+) -> Result<(NewVersion, StoredResource), ApiError> {
     let version = existing.map_or(1, |(_, v)| v + 1);
     stamp(&mut resource, id, version, now);
     let index = fhir_model::index::extract_index_values(&resource);
     let content = String::from_utf8(fhir_model::format::to_json(&resource, false))
         .map_err(ApiError::internal)?;
-    tx.write_version(NewVersion {
+    let stored = StoredResource {
+        res_type: res_type.to_owned(),
+        id: id.to_owned(),
+        version,
+        last_updated: now.to_owned(),
+        method: method.to_owned(),
+        content: Some(content.clone()),
+    };
+    let new = NewVersion {
         res_type: res_type.to_owned(),
         id: id.to_owned(),
         version,
         existing_pk: existing.map(|(pk, _)| pk),
         last_updated: now.to_owned(),
         method,
-        content: Some(content.clone()),
-        index,
-    })
-    .await?;
-    Ok(StoredResource {
-        res_type: res_type.to_owned(),
-        id: id.to_owned(),
-        version,
-        last_updated: now.to_owned(),
-        method: method.to_owned(),
         content: Some(content),
-    })
+        index,
+    };
+    Ok((new, stored))
+}
+
+/// Writes `resource` as the next version of `res_type/id`.
+async fn put_version(
+    tx: &mut dyn WriteTx,
+    res_type: &str,
+    id: &str,
+    resource: Value,
+    existing: Option<(i64, i64)>,
+    method: &'static str,
+    now: &str,
+) -> Result<StoredResource, ApiError> {
+    let (new, stored) = prepare_version(res_type, id, resource, existing, method, now)?;
+    tx.write_version(new).await?;
+    Ok(stored)
 }
 
 /// `POST [type]`, with an optional `If-None-Exist` condition. The server assigns the id

@@ -82,14 +82,14 @@ impl Query {
         self.arg(Arg::Text(s.into()))
     }
 
-    fn build(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.text.clone()));
-        for a in &self.args {
+    fn build(self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.text));
+        for a in self.args {
             q = match a {
-                Arg::Text(s) => q.bind(s.clone()),
-                Arg::OptText(s) => q.bind(s.clone()),
-                Arg::Int(i) => q.bind(*i),
-                Arg::Float(f) => q.bind(*f),
+                Arg::Text(s) => q.bind(s),
+                Arg::OptText(s) => q.bind(s),
+                Arg::Int(i) => q.bind(i),
+                Arg::Float(f) => q.bind(f),
             };
         }
         q
@@ -387,7 +387,12 @@ async fn write_versions(
     }
     let mut rows = Vec::new();
     for (v, pk) in pending.iter().zip(&pks) {
-        rows.extend(v.index.iter().map(|e| (*pk, v.res_type.as_str(), e)));
+        rows.extend(
+            v.index
+                .iter()
+                .enumerate()
+                .map(|(seq, e)| (*pk, seq as i64, v.res_type.as_str(), e)),
+        );
     }
     insert_index_rows(conn, dialect, rows).await
 }
@@ -421,12 +426,12 @@ fn table_of(value: &IndexValue) -> usize {
 async fn insert_index_rows(
     conn: &mut AnyConnection,
     dialect: Dialect,
-    entries: Vec<(i64, &str, &IndexEntry)>,
+    entries: Vec<(i64, i64, &str, &IndexEntry)>,
 ) -> Result<(), StoreError> {
     // Group the entries by table, then insert each group with multi-row statements.
-    let mut by_table: [Vec<(i64, &str, &IndexEntry)>; 7] = Default::default();
+    let mut by_table: [Vec<(i64, i64, &str, &IndexEntry)>; 7] = Default::default();
     for row in entries {
-        by_table[table_of(&row.2.value)].push(row);
+        by_table[table_of(&row.3.value)].push(row);
     }
     const COLUMNS: [&str; 7] = [
         "param, system, code",
@@ -442,16 +447,18 @@ async fn insert_index_rows(
             let mut q = Query::new(
                 dialect,
                 &format!(
-                    "INSERT INTO {} (res_pk, res_type, {}) VALUES ",
+                    "INSERT INTO {} (res_pk, seq, res_type, {}) VALUES ",
                     INDEX_TABLES[t], COLUMNS[t]
                 ),
             );
-            for (i, (pk, res_type, e)) in chunk.iter().enumerate() {
+            for (i, (pk, seq, res_type, e)) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.sql(", ");
                 }
                 q.sql("(")
                     .arg(Arg::Int(*pk))
+                    .sql(", ")
+                    .arg(Arg::Int(*seq))
                     .sql(", ")
                     .text(*res_type)
                     .sql(", ")
@@ -708,17 +715,12 @@ pub async fn history(
         filter.sql(" AND NOT EXISTS (SELECT 1 FROM resource_version w WHERE w.res_pk = v.res_pk AND w.version > v.version AND w.last_updated <= ");
         filter.text(at.clone()).sql(")");
     }
-    let mut count_q = Query {
+    let count_q = Query {
         text: format!("SELECT COUNT(*) FROM resource_version v{}", filter.text),
         args: filter.args.clone(),
         numbered: dialect.numbered,
     };
-    let total: i64 = count_q
-        .sql("")
-        .build()
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
+    let total: i64 = count_q.build().fetch_one(&mut *conn).await?.try_get(0)?;
 
     let mut q = Query {
         text: format!(

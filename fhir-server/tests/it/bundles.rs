@@ -172,3 +172,60 @@ backend_test!(
     official_transaction_example_case,
     official_transaction_example
 );
+
+/// A transaction of plain creates (prepared before its write job) with a conditional
+/// reference and `urn:uuid:` references: resolved and written as one.
+async fn plain_transaction_with_conditional_reference(s: &TestServer) {
+    s.create(&json!({"resourceType": "Organization", "identifier": [{"system": "urn:org", "value": "plain"}]})).await;
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:0b1c5a52-7d58-4c3b-9a51-1d6f4b5c2a10",
+         "resource": {"resourceType": "Patient", "managingOrganization": {"reference": "Organization?identifier=urn:org|plain"}},
+         "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                      "subject": {"reference": "urn:uuid:0b1c5a52-7d58-4c3b-9a51-1d6f4b5c2a10"}},
+         "request": {"method": "POST", "url": "Observation"}},
+        {"request": {"method": "GET", "url": "Organization?identifier=urn:org|plain"}}
+    ]});
+    let r = post_bundle(s, &bundle).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let e = r.json()["entry"].clone();
+    let patient_id = e[0]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let obs = s
+        .get(e[1]["response"]["location"].as_str().unwrap())
+        .await
+        .json();
+    assert_eq!(obs["subject"]["reference"], format!("Patient/{patient_id}"));
+    let patient = s.get(&format!("Patient/{patient_id}")).await.json();
+    assert!(
+        patient["managingOrganization"]["reference"]
+            .as_str()
+            .unwrap()
+            .starts_with("Organization/")
+    );
+    assert_eq!(e[2]["resource"]["total"], 1);
+
+    // A conditional reference that matches nothing fails the whole transaction.
+    let before = s.get("_history").await.json()["total"].as_u64().unwrap();
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Patient", "managingOrganization": {"reference": "Organization?identifier=urn:org|none"}},
+         "request": {"method": "POST", "url": "Patient"}}
+    ]});
+    post_bundle(s, &bundle)
+        .await
+        .assert_outcome(412, "not-found");
+    assert_eq!(
+        s.get("_history").await.json()["total"].as_u64().unwrap(),
+        before
+    );
+}
+backend_test!(
+    plain_transaction_case,
+    plain_transaction_with_conditional_reference
+);
