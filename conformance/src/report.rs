@@ -422,6 +422,29 @@ pub fn update_report_md(existing: &str, suite: &SuiteReport) -> String {
     out
 }
 
+/// `text` (the README) with the table row of `suite` replaced by its current counts; the
+/// README carries the same summary table as `REPORT.md`. Returns `None` when `text` has
+/// no row for the suite.
+pub fn update_table_row(text: &str, suite: &SuiteReport) -> Option<String> {
+    let c = suite.counts;
+    let row = format!(
+        "| {} | {} | {} | {} | {} | {} |",
+        suite.suite, c.cases, c.passed, c.failed, c.known_failures, c.not_run
+    );
+    let mut found = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if table_row_suite(line.trim_end()) == Some(suite.suite.as_str()) {
+            found = true;
+            out.push_str(&row);
+            out.push('\n');
+        } else {
+            out.push_str(line);
+        }
+    }
+    found.then_some(out)
+}
+
 fn table_row_suite(line: &str) -> Option<&str> {
     let name = line.strip_prefix("| ")?.split(" |").next()?.trim();
     (crate::suite(name).is_some()).then_some(name)

@@ -73,9 +73,31 @@ async fn check_suite(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Updates this suite's row of REPORT.md, under a file lock (the suite tests run in
-/// parallel).
+/// Updates this suite's row of REPORT.md and of the README's summary table, under file
+/// locks (the suite tests run in parallel).
 fn write_report_row(report: &SuiteReport) -> anyhow::Result<()> {
+    let readme = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&readme)?;
+    file.lock()?;
+    let mut existing = String::new();
+    file.read_to_string(&mut existing)?;
+    let Some(updated) = conformance::report::update_table_row(&existing, report) else {
+        anyhow::bail!(
+            "README.md has no conformance table row for suite {}",
+            report.suite
+        );
+    };
+    if updated != existing {
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(updated.as_bytes())?;
+        println!("updated {}", readme.display());
+    }
+    drop(file);
+
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("REPORT.md");
     let mut file = std::fs::OpenOptions::new()
         .read(true)

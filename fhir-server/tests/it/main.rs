@@ -7,4 +7,5 @@ mod bundles;
 mod errors;
 mod examples;
 mod history;
+mod logs;
 mod rest;
