@@ -28,6 +28,14 @@ pub enum Patch {
     FhirPath(Value),
 }
 
+/// 412 for an `If-Match` that names another version than the current one.
+fn version_mismatch(expected: i64, current: i64) -> ApiError {
+    ApiError::precondition_failed(
+        IssueType::Conflict,
+        format!("If-Match names version {expected} but the current version is {current}"),
+    )
+}
+
 /// Checks that a body is a resource of the type the URL names.
 pub fn check_type(resource: &Value, res_type: &str) -> Result<(), ApiError> {
     match resource.get("resourceType").and_then(Value::as_str) {
@@ -204,13 +212,7 @@ pub async fn update(
         match &current {
             Some(c) if c.version == expected && !c.deleted => {}
             Some(c) => {
-                return Err(ApiError::precondition_failed(
-                    IssueType::Conflict,
-                    format!(
-                        "If-Match names version {expected} but the current version is {}",
-                        c.version
-                    ),
-                ));
+                return Err(version_mismatch(expected, c.version));
             }
             None => {
                 return Err(ApiError::precondition_failed(
@@ -290,13 +292,7 @@ pub async fn delete(
     if let Some(expected) = if_match
         && current.version != expected
     {
-        return Err(ApiError::precondition_failed(
-            IssueType::Conflict,
-            format!(
-                "If-Match names version {expected} but the current version is {}",
-                current.version
-            ),
-        ));
+        return Err(version_mismatch(expected, current.version));
     }
     if current.deleted {
         return Ok(None);
@@ -367,13 +363,7 @@ pub async fn patch(
     if let Some(expected) = if_match
         && current.version != expected
     {
-        return Err(ApiError::precondition_failed(
-            IssueType::Conflict,
-            format!(
-                "If-Match names version {expected} but the current version is {}",
-                current.version
-            ),
-        ));
+        return Err(version_mismatch(expected, current.version));
     }
     let mut resource: Value = serde_json::from_str(current.content.as_deref().unwrap_or("{}"))
         .map_err(ApiError::internal)?;

@@ -230,28 +230,38 @@ pub trait WriteTx: Send {
     async fn flush(&mut self) -> Result<(), StoreError>;
 }
 
-/// The storage behind the server.
+/// The storage behind the server. Backends provide the write path; reads share
+/// [`sql::SqlReader`].
 #[async_trait]
 pub trait ResourceStore: Send + Sync {
     /// Which backend this is (`sqlite` or `postgresql`), for logs and the benchmark.
     fn backend(&self) -> &'static str;
     /// Runs a write job in one database transaction.
     async fn write_job(&self, job: WriteJob) -> Result<JobOutput, StoreError>;
+    /// The read side.
+    fn reader(&self) -> &sql::SqlReader;
+
     /// The current version of a resource (a tombstone if deleted).
-    async fn read(&self, res_type: &str, id: &str) -> Result<Option<StoredResource>, StoreError>;
+    async fn read(&self, res_type: &str, id: &str) -> Result<Option<StoredResource>, StoreError> {
+        self.reader().read(res_type, id).await
+    }
     /// One version of a resource.
     async fn vread(
         &self,
         res_type: &str,
         id: &str,
         version: i64,
-    ) -> Result<Option<StoredResource>, StoreError>;
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.reader().vread(res_type, id, version).await
+    }
     /// A page of history, newest first.
     async fn history(
         &self,
         scope: &HistoryScope,
         query: &HistoryQuery,
-    ) -> Result<HistoryPage, StoreError>;
+    ) -> Result<HistoryPage, StoreError> {
+        self.reader().history(scope, query).await
+    }
     /// A page of current resources of a type matching all criteria, in key order.
     async fn search(
         &self,
@@ -259,7 +269,9 @@ pub trait ResourceStore: Send + Sync {
         criteria: &[Criterion],
         count: usize,
         after: Option<i64>,
-    ) -> Result<SearchPage, StoreError>;
+    ) -> Result<SearchPage, StoreError> {
+        self.reader().search(res_type, criteria, count, after).await
+    }
 }
 
 /// Runs a typed write job on any store.

@@ -3,18 +3,15 @@
 //! several stateless server instances can share one database.
 
 use async_trait::async_trait;
+use sqlx::Connection;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Connection};
 
-use super::sql::{self, Dialect, SqlTx};
-use super::{
-    Criterion, HistoryPage, HistoryQuery, HistoryScope, JobOutput, ResourceStore, SearchPage,
-    StoreError, StoredResource, WriteJob, WriteTx, migrate,
-};
+use super::sql::{Dialect, SqlReader, SqlTx};
+use super::{JobOutput, ResourceStore, StoreError, WriteJob, WriteTx, migrate};
 
 /// A store on PostgreSQL.
 pub struct PostgresStore {
-    pool: AnyPool,
+    reader: SqlReader,
 }
 
 impl PostgresStore {
@@ -27,7 +24,12 @@ impl PostgresStore {
         let mut conn = pool.acquire().await?;
         migrate::run(&mut conn, migrate::POSTGRES, true).await?;
         drop(conn);
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            reader: SqlReader {
+                pool,
+                dialect: Dialect::POSTGRES,
+            },
+        })
     }
 }
 
@@ -38,7 +40,7 @@ impl ResourceStore for PostgresStore {
     }
 
     async fn write_job(&self, job: WriteJob) -> Result<JobOutput, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reader.pool.acquire().await?;
         let mut tx = conn.begin().await?;
         let result = {
             let mut sql_tx = SqlTx::new(&mut tx, Dialect::POSTGRES);
@@ -59,62 +61,8 @@ impl ResourceStore for PostgresStore {
         }
     }
 
-    async fn read(&self, res_type: &str, id: &str) -> Result<Option<StoredResource>, StoreError> {
-        sql::read(
-            &mut *self.pool.acquire().await?,
-            Dialect::POSTGRES,
-            res_type,
-            id,
-        )
-        .await
-    }
-
-    async fn vread(
-        &self,
-        res_type: &str,
-        id: &str,
-        version: i64,
-    ) -> Result<Option<StoredResource>, StoreError> {
-        sql::vread(
-            &mut *self.pool.acquire().await?,
-            Dialect::POSTGRES,
-            res_type,
-            id,
-            version,
-        )
-        .await
-    }
-
-    async fn history(
-        &self,
-        scope: &HistoryScope,
-        query: &HistoryQuery,
-    ) -> Result<HistoryPage, StoreError> {
-        sql::history(
-            &mut *self.pool.acquire().await?,
-            Dialect::POSTGRES,
-            scope,
-            query,
-        )
-        .await
-    }
-
-    async fn search(
-        &self,
-        res_type: &str,
-        criteria: &[Criterion],
-        count: usize,
-        after: Option<i64>,
-    ) -> Result<SearchPage, StoreError> {
-        sql::search(
-            &mut *self.pool.acquire().await?,
-            Dialect::POSTGRES,
-            res_type,
-            criteria,
-            count,
-            after,
-        )
-        .await
+    fn reader(&self) -> &SqlReader {
+        &self.reader
     }
 }
 

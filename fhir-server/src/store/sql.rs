@@ -643,8 +643,72 @@ fn exists_open(q: &mut Query, table: &str, res_type: &str, param: &str) {
         .sql(" AND (");
 }
 
+/// The read side both backends share: a pool and the dialect.
+pub struct SqlReader {
+    /// Connections for reads.
+    pub pool: sqlx::AnyPool,
+    /// The SQL dialect.
+    pub dialect: Dialect,
+}
+
+impl SqlReader {
+    /// See [`super::ResourceStore::read`].
+    pub async fn read(
+        &self,
+        res_type: &str,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        read(&mut *self.pool.acquire().await?, self.dialect, res_type, id).await
+    }
+
+    /// See [`super::ResourceStore::vread`].
+    pub async fn vread(
+        &self,
+        res_type: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        vread(
+            &mut *self.pool.acquire().await?,
+            self.dialect,
+            res_type,
+            id,
+            version,
+        )
+        .await
+    }
+
+    /// See [`super::ResourceStore::history`].
+    pub async fn history(
+        &self,
+        scope: &HistoryScope,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, StoreError> {
+        history(&mut *self.pool.acquire().await?, self.dialect, scope, query).await
+    }
+
+    /// See [`super::ResourceStore::search`].
+    pub async fn search(
+        &self,
+        res_type: &str,
+        criteria: &[Criterion],
+        count: usize,
+        after: Option<i64>,
+    ) -> Result<SearchPage, StoreError> {
+        search(
+            &mut *self.pool.acquire().await?,
+            self.dialect,
+            res_type,
+            criteria,
+            count,
+            after,
+        )
+        .await
+    }
+}
+
 /// Reads run on any connection of the pool.
-pub async fn read(
+async fn read(
     conn: &mut AnyConnection,
     dialect: Dialect,
     res_type: &str,
@@ -659,7 +723,7 @@ pub async fn read(
 }
 
 /// One version of a resource.
-pub async fn vread(
+async fn vread(
     conn: &mut AnyConnection,
     dialect: Dialect,
     res_type: &str,
@@ -685,7 +749,7 @@ pub async fn vread(
 }
 
 /// A page of history, newest first, with a keyset cursor.
-pub async fn history(
+async fn history(
     conn: &mut AnyConnection,
     dialect: Dialect,
     scope: &HistoryScope,
@@ -762,7 +826,7 @@ pub async fn history(
 }
 
 /// A page of current resources matching all criteria, in key order.
-pub async fn search(
+async fn search(
     conn: &mut AnyConnection,
     dialect: Dialect,
     res_type: &str,

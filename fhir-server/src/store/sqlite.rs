@@ -11,14 +11,11 @@ use std::panic::AssertUnwindSafe;
 use async_trait::async_trait;
 use futures::FutureExt;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyConnection, ConnectOptions, Executor};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{self, Dialect, SqlTx};
-use super::{
-    Criterion, HistoryPage, HistoryQuery, HistoryScope, JobOutput, ResourceStore, SearchPage,
-    StoreError, StoredResource, WriteJob, WriteTx, migrate,
-};
+use super::sql::{Dialect, SqlReader, SqlTx};
+use super::{JobOutput, ResourceStore, StoreError, WriteJob, WriteTx, migrate};
 use crate::error::ApiError;
 
 /// The most jobs one group commit takes.
@@ -35,7 +32,7 @@ struct Request {
 /// A store on an SQLite file.
 pub struct SqliteStore {
     writer: mpsc::Sender<Request>,
-    readers: AnyPool,
+    reader: SqlReader,
 }
 
 impl SqliteStore {
@@ -75,7 +72,10 @@ impl SqliteStore {
         tokio::spawn(run_writer(writer, rx));
         Ok(SqliteStore {
             writer: tx,
-            readers,
+            reader: SqlReader {
+                pool: readers,
+                dialect: Dialect::SQLITE,
+            },
         })
     }
 }
@@ -191,61 +191,7 @@ impl ResourceStore for SqliteStore {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
-    async fn read(&self, res_type: &str, id: &str) -> Result<Option<StoredResource>, StoreError> {
-        sql::read(
-            &mut *self.readers.acquire().await?,
-            Dialect::SQLITE,
-            res_type,
-            id,
-        )
-        .await
-    }
-
-    async fn vread(
-        &self,
-        res_type: &str,
-        id: &str,
-        version: i64,
-    ) -> Result<Option<StoredResource>, StoreError> {
-        sql::vread(
-            &mut *self.readers.acquire().await?,
-            Dialect::SQLITE,
-            res_type,
-            id,
-            version,
-        )
-        .await
-    }
-
-    async fn history(
-        &self,
-        scope: &HistoryScope,
-        query: &HistoryQuery,
-    ) -> Result<HistoryPage, StoreError> {
-        sql::history(
-            &mut *self.readers.acquire().await?,
-            Dialect::SQLITE,
-            scope,
-            query,
-        )
-        .await
-    }
-
-    async fn search(
-        &self,
-        res_type: &str,
-        criteria: &[Criterion],
-        count: usize,
-        after: Option<i64>,
-    ) -> Result<SearchPage, StoreError> {
-        sql::search(
-            &mut *self.readers.acquire().await?,
-            Dialect::SQLITE,
-            res_type,
-            criteria,
-            count,
-            after,
-        )
-        .await
+    fn reader(&self) -> &SqlReader {
+        &self.reader
     }
 }
