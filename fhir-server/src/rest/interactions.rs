@@ -99,7 +99,9 @@ pub fn prepare_version(
 ) -> Result<(NewVersion, StoredResource), ApiError> {
     let version = existing.map_or(1, |(_, v)| v + 1);
     stamp(&mut resource, id, version, now);
-    let index = fhir_model::index::extract_index_values(&resource);
+    let mut index = fhir_model::index::extract_index_values(&resource);
+    // `_id` and `_lastUpdated` are columns of `resource` already; no index rows for them.
+    index.retain(|e| e.param != "_id" && e.param != "_lastUpdated");
     let content = String::from_utf8(fhir_model::format::to_json(&resource, false))
         .map_err(ApiError::internal)?;
     let stored = StoredResource {
