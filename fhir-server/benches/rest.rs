@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 use fhir_server::{Config, RunningServer};
 use serde_json::{Value, json};
 
+/// The allocator the `fhir-server` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../fixtures/synthea/iris-fhir-template-synthea-2020"

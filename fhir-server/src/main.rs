@@ -4,6 +4,9 @@ use clap::{Parser, Subcommand};
 use fhir_server::Config;
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// HealthOS: a FHIR R4 health data server.
 #[derive(Debug, Parser)]
 #[command(name = "fhir-server", version)]

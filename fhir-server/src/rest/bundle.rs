@@ -96,7 +96,7 @@ enum EntryResult {
 /// Processes a `batch` or `transaction` Bundle and returns the response Bundle.
 pub async fn process(
     store: &dyn ResourceStore,
-    bundle: Value,
+    mut bundle: Value,
     base_url: &str,
     return_representation: bool,
 ) -> Result<Value, ApiError> {
@@ -105,11 +105,10 @@ pub async fn process(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let entries = bundle
-        .get("entry")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let entries = match bundle.get_mut("entry").map(Value::take) {
+        Some(Value::Array(entries)) => entries,
+        _ => Vec::new(),
+    };
     match bundle_type.as_str() {
         "transaction" => {
             let parsed = entries
@@ -677,8 +676,6 @@ struct PreparedTransaction {
     entries: Vec<PreparedEntry>,
     /// The conditional references as resolved before the job, to check inside it.
     conditions: Vec<(String, String)>,
-    /// The entries as received, to process in full if a condition changed meanwhile.
-    original: Option<Vec<Entry>>,
 }
 
 enum PreparedEntry {
@@ -729,7 +726,6 @@ async fn prepare_plain(
         ids.insert(reference.clone(), target.clone());
         conditions.push((reference, target));
     }
-    let original = (!conditions.is_empty()).then(|| entries.clone());
     let mut prepared = Vec::with_capacity(entries.len());
     for (i, (entry, id)) in entries.into_iter().zip(assigned).enumerate() {
         let at = |e: ApiError| e.at(format!("Bundle.entry[{i}]"));
@@ -754,12 +750,13 @@ async fn prepare_plain(
     Ok(PreparedTransaction {
         entries: prepared,
         conditions,
-        original,
     })
 }
 
 /// The write job of a prepared transaction: check the conditions still resolve the same
-/// way (else process the original entries in full), write, then run the reads.
+/// way, write, then run the reads. A condition that a concurrent write changed between
+/// preparation and the job is a conflict (409): the client retries, as after any
+/// concurrent-modification conflict; nothing was written.
 async fn run_prepared(
     tx: &mut dyn WriteTx,
     prepared: PreparedTransaction,
@@ -768,10 +765,9 @@ async fn run_prepared(
     for (reference, target) in &prepared.conditions {
         let still = resolve_in(tx, reference, &base_url).await.ok();
         if still.as_ref() != Some(target) {
-            let original = prepared
-                .original
-                .expect("kept whenever there are conditions");
-            return run_transaction(tx, original, base_url).await;
+            return Err(ApiError::conflict(
+                "A conditional reference of this transaction resolved differently while it was being processed; retry",
+            ));
         }
     }
     let now = crate::clock::now_instant();
