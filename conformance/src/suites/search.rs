@@ -8,9 +8,10 @@
 //! queries are scoped to the data set's own ids, so other data on the server does not
 //! change their results.
 //!
-//! Search itself is issue 4. The cheap cases (`_id`, `identifier`, token and reference
-//! parameters, which the server evaluates for conditional operations today) run now;
-//! the rest are reported as not run with "waits on issue 4 (search)" (and run with
+//! Search itself is issue 4. The cases of what the server searches today (`_id`, token,
+//! reference, string, uri, date, quantity and `_lastUpdated` parameters with their
+//! prefixes, and the modifiers `:missing`, `:not`, `:contains`, `:exact`, `:[type]`) run
+//! now; the rest are reported as not run with "waits on issue 4 (search)" (and run with
 //! `--run-pending`).
 //!
 //! The first case loads the data set (the Organization/Location/Practitioner batch
@@ -274,10 +275,22 @@ mod tests {
             .map(|c| c.name.as_str())
             .collect();
         assert!(
-            now.iter()
-                .all(|n| ["id", "identifier", "token", "reference"]
-                    .iter()
-                    .any(|p| n.starts_with(p))),
+            now.iter().all(|n| [
+                "id",
+                "identifier",
+                "token",
+                "reference",
+                "string",
+                "date",
+                "quantity",
+                "uri",
+                "modifier-missing",
+                "modifier-not",
+                "modifier-type",
+                "last-updated",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))),
             "{now:?}"
         );
         let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();

@@ -26,6 +26,9 @@ pub fn supported_kind(kind: SearchParamKind) -> bool {
             | SearchParamKind::Reference
             | SearchParamKind::String
             | SearchParamKind::Uri
+            | SearchParamKind::Date
+            | SearchParamKind::Number
+            | SearchParamKind::Quantity
     )
 }
 

@@ -2,15 +2,39 @@
 //! definitions: what conditional interactions (`If-None-Exist`, conditional update and
 //! delete, conditional references in transactions) and basic search match on.
 //!
-//! Supported today: `_id`, and every parameter of type token, reference, string and uri
-//! (with `:exact` for strings and `:[Type]` for references). Other types and modifiers
-//! are refused with a clear 400 rather than silently ignored; the search issue widens them.
+//! Supported today: `_id`, and every parameter of type token, reference, string, uri,
+//! [date](https://hl7.org/fhir/R4/search.html#date) (`_lastUpdated` included),
+//! [number](https://hl7.org/fhir/R4/search.html#number) and
+//! [quantity](https://hl7.org/fhir/R4/search.html#quantity), with the
+//! [prefixes](https://hl7.org/fhir/R4/search.html#prefix) `eq ne gt lt ge le sa eb ap` on
+//! dates, numbers and quantities, and the modifiers `:missing` (every type), `:exact` and
+//! `:contains` (string), `:not` (token), `:[Type]` (reference), `:below` and `:above`
+//! (uri). Other types and modifiers (token `:text`, whose display text is not indexed;
+//! composite, special, chains) are refused with a clear 400 rather than silently ignored.
+//!
+//! Values are typed here, purely:
+//! - a date is the inclusive range of instants its precision covers (`2020` is the whole
+//!   year, `2020-03-05T10:00` that minute); a value without an offset is taken as UTC.
+//!   `ap` widens that range by 10 % of the distance between the value and now, on each
+//!   side.
+//! - a number stands for the range of its implicit precision (`100` is [99.5, 100.5),
+//!   `100.00` is [99.995, 100.005), `1e2` is [50, 150): one significant figure, as the
+//!   spec's text says, where its example range [95, 105) does not) for `eq` and `ne`; the other
+//!   prefixes compare with the value itself; `ap` is within 10 % of the value (and at
+//!   least the precision range).
+//! - a quantity is `[prefix]number`, `[prefix]number|system|code` or
+//!   `[prefix]number||code` (code or human unit, any system). Units are compared as
+//!   written: there is no UCUM conversion (`1 g` does not match `1000 mg`) yet.
 
+use fhir_model::fhirpath::value::{Temporal, format_instant_millis};
 use fhir_model::outcome::IssueType;
 use fhir_model::search_params::{SearchParamKind, search_param};
 
 use crate::error::ApiError;
-use crate::store::{Criterion, ReferenceMatch, TokenMatch};
+use crate::store::{
+    Criterion, DateMatch, NumberMatch, Prefix, QuantityMatch, ReferenceMatch, StringMode,
+    TokenMatch, UriMode,
+};
 
 /// Parameters that shape results instead of selecting them.
 pub const RESULT_PARAMETERS: &[&str] = &[
@@ -54,6 +78,16 @@ pub fn parse_criteria(
     pairs: &[(String, String)],
     base_url: &str,
 ) -> Result<Vec<Criterion>, ApiError> {
+    parse_criteria_at(res_type, pairs, base_url, now_millis())
+}
+
+/// [`parse_criteria`] with "now" given (milliseconds since the epoch), for `ap` on dates.
+pub fn parse_criteria_at(
+    res_type: &str,
+    pairs: &[(String, String)],
+    base_url: &str,
+    now_ms: i64,
+) -> Result<Vec<Criterion>, ApiError> {
     let mut criteria = Vec::new();
     for (name, value) in pairs {
         if RESULT_PARAMETERS.contains(&name.as_str()) {
@@ -76,13 +110,41 @@ pub fn parse_criteria(
                 format!("Unknown search parameter '{code}' for resource type {res_type}"),
             ));
         };
-        let values = split_or(value);
         let param_code = code.to_owned();
-        let criterion = match (param.kind, modifier) {
-            (SearchParamKind::Token, None) => Criterion::Token {
+        if modifier == Some("missing") {
+            if matches!(
+                param.kind,
+                SearchParamKind::Composite | SearchParamKind::Special
+            ) {
+                return Err(unsupported(name));
+            }
+            let missing = match value.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(invalid_value(name, value, "true or false"));
+                }
+            };
+            criteria.push(Criterion::Missing {
                 param: param_code,
-                values: values.iter().map(|v| token_match(v)).collect(),
-            },
+                kind: param.kind,
+                missing,
+            });
+            continue;
+        }
+        let values = split_or(value);
+        let criterion = match (param.kind, modifier) {
+            (SearchParamKind::Token, None | Some("not")) => {
+                let token = Criterion::Token {
+                    param: param_code,
+                    values: values.iter().map(|v| token_match(v)).collect(),
+                };
+                if modifier.is_some() {
+                    Criterion::Not(Box::new(token))
+                } else {
+                    token
+                }
+            }
             (SearchParamKind::Reference, modifier) => {
                 if let Some(m) = modifier
                     && !fhir_model::definitions::is_resource_type(m)
@@ -97,18 +159,57 @@ pub fn parse_criteria(
                         .collect(),
                 }
             }
-            (SearchParamKind::String, None | Some("exact")) => Criterion::String {
-                param: param_code,
-                exact: modifier.is_some(),
-                values: if modifier.is_some() {
-                    values
-                } else {
-                    values.iter().map(|v| normalize(v)).collect()
-                },
-            },
-            (SearchParamKind::Uri, None) => Criterion::Uri {
+            (SearchParamKind::String, None | Some("exact") | Some("contains")) => {
+                let mode = match modifier {
+                    None => StringMode::Prefix,
+                    Some("exact") => StringMode::Exact,
+                    _ => StringMode::Contains,
+                };
+                Criterion::String {
+                    param: param_code,
+                    values: if mode == StringMode::Exact {
+                        values
+                    } else {
+                        values.iter().map(|v| normalize(v)).collect()
+                    },
+                    mode,
+                }
+            }
+            (SearchParamKind::Uri, None | Some("below") | Some("above")) => Criterion::Uri {
                 param: param_code,
                 values,
+                mode: match modifier {
+                    None => UriMode::Exact,
+                    Some("below") => UriMode::Below,
+                    _ => UriMode::Above,
+                },
+            },
+            (SearchParamKind::Date, None) => Criterion::Date {
+                param: param_code,
+                values: values
+                    .iter()
+                    .map(|v| {
+                        date_match(v, now_ms)
+                            .ok_or_else(|| invalid_value(name, v, "a FHIR date or dateTime"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
+            (SearchParamKind::Number, None) => Criterion::Number {
+                param: param_code,
+                values: values
+                    .iter()
+                    .map(|v| number_match(v).ok_or_else(|| invalid_value(name, v, "a number")))
+                    .collect::<Result<_, _>>()?,
+            },
+            (SearchParamKind::Quantity, None) => Criterion::Quantity {
+                param: param_code,
+                values: values
+                    .iter()
+                    .map(|v| {
+                        quantity_match(v)
+                            .ok_or_else(|| invalid_value(name, v, "[prefix]number[|system|code]"))
+                    })
+                    .collect::<Result<_, _>>()?,
             },
             _ => return Err(unsupported(name)),
         };
@@ -122,6 +223,119 @@ fn unsupported(name: &str) -> ApiError {
         IssueType::NotSupported,
         format!("The search parameter or modifier '{name}' is not supported in this context yet"),
     )
+}
+
+fn invalid_value(name: &str, value: &str, expected: &str) -> ApiError {
+    ApiError::bad_request(
+        IssueType::Value,
+        format!("Invalid value '{value}' for search parameter '{name}': expected {expected}"),
+    )
+}
+
+fn now_millis() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Splits a leading search prefix (`ge2020` → (`Ge`, `2020`)); `eq` when there is none.
+pub fn split_prefix(v: &str) -> (Prefix, &str) {
+    let prefix = match v.get(..2) {
+        Some("eq") => Prefix::Eq,
+        Some("ne") => Prefix::Ne,
+        Some("gt") => Prefix::Gt,
+        Some("lt") => Prefix::Lt,
+        Some("ge") => Prefix::Ge,
+        Some("le") => Prefix::Le,
+        Some("sa") => Prefix::Sa,
+        Some("eb") => Prefix::Eb,
+        Some("ap") => Prefix::Ap,
+        _ => return (Prefix::Eq, v),
+    };
+    (prefix, &v[2..])
+}
+
+/// Milliseconds since the epoch of the first and last instants the store can write
+/// (years 0001 to 9999: fixed-width text keeps time order).
+const MIN_MS: i64 = -62_135_596_800_000;
+const MAX_MS: i64 = 253_402_300_799_999;
+
+/// A date search value (`[prefix]date`): the inclusive UTC range its precision covers,
+/// widened for `ap` by 10 % of its distance to `now_ms` on each side. `None` if it is not
+/// a FHIR date/dateTime with at least minutes when a time is given.
+pub fn date_match(v: &str, now_ms: i64) -> Option<DateMatch> {
+    let (prefix, text) = split_prefix(v);
+    if text.ends_with('T') {
+        return None;
+    }
+    let t = Temporal::parse_datetime(text)?;
+    if t.hour.is_some() && t.minute.is_none() {
+        return None;
+    }
+    let (mut start, mut end) = t.range_millis();
+    if prefix == Prefix::Ap {
+        let mid = start + (end - start) / 2;
+        let widen = (now_ms - mid).abs() / 10;
+        start = start.saturating_sub(widen);
+        end = end.saturating_add(widen);
+    }
+    let clamp = |ms: i64| format_instant_millis(ms.clamp(MIN_MS, MAX_MS));
+    Some(DateMatch {
+        prefix,
+        start: clamp(start),
+        end: clamp(end),
+    })
+}
+
+/// A number search value (`[prefix]number`), with the range of its implicit precision.
+pub fn number_match(v: &str) -> Option<NumberMatch> {
+    let (prefix, text) = split_prefix(v);
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.strip_prefix('+').unwrap_or(e).parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let digits = mantissa.strip_prefix(['-', '+']).unwrap_or(mantissa);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    if !value.is_finite() {
+        return None;
+    }
+    let half = 0.5 * 10f64.powi(exponent - frac.len() as i32);
+    let (low, high) = if prefix == Prefix::Ap {
+        let spread = (value.abs() / 10.0).max(half);
+        (value - spread, value + spread)
+    } else {
+        (value - half, value + half)
+    };
+    Some(NumberMatch {
+        prefix,
+        value,
+        low,
+        high,
+    })
+}
+
+/// A quantity search value: `[prefix]number`, `[prefix]number|system|code` or
+/// `[prefix]number||code`.
+pub fn quantity_match(v: &str) -> Option<QuantityMatch> {
+    let mut parts = v.splitn(3, '|');
+    let number = number_match(parts.next()?)?;
+    let (system, code) = match (parts.next(), parts.next()) {
+        (None, _) => (None, None),
+        (Some(system), Some(code)) => (
+            (!system.is_empty()).then(|| system.to_owned()),
+            (!code.is_empty()).then(|| code.to_owned()),
+        ),
+        (Some(_), None) => return None,
+    };
+    Some(QuantityMatch {
+        number,
+        system,
+        code,
+    })
 }
 
 fn token_match(v: &str) -> TokenMatch {
@@ -246,5 +460,144 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    fn date(v: &str) -> DateMatch {
+        date_match(v, 0).unwrap()
+    }
+
+    #[test]
+    fn dates_are_ranges_by_precision() {
+        let d = date("2020");
+        assert_eq!(
+            (d.prefix, d.start.as_str(), d.end.as_str()),
+            (
+                Prefix::Eq,
+                "2020-01-01T00:00:00.000Z",
+                "2020-12-31T23:59:59.999Z"
+            )
+        );
+        let d = date("ge2020-02");
+        assert_eq!(d.prefix, Prefix::Ge);
+        assert_eq!(d.end, "2020-02-29T23:59:59.999Z");
+        let d = date("2020-03-05T10:00");
+        assert_eq!(
+            (d.start.as_str(), d.end.as_str()),
+            ("2020-03-05T10:00:00.000Z", "2020-03-05T10:00:59.999Z")
+        );
+        let d = date("lt2020-03-05T10:00:00+02:00");
+        assert_eq!(d.prefix, Prefix::Lt);
+        assert_eq!(
+            (d.start.as_str(), d.end.as_str()),
+            ("2020-03-05T08:00:00.000Z", "2020-03-05T08:00:00.999Z")
+        );
+        let d = date("9999-12-31T23:59-01:00");
+        assert_eq!(
+            d.end, "9999-12-31T23:59:59.999Z",
+            "clamped to the last instant"
+        );
+    }
+
+    #[test]
+    fn ap_dates_widen_by_a_tenth_of_the_distance_to_now() {
+        // now = 2000-01-01T00:00:00Z; the middle of 1990-01-01 is 3651.5 days before:
+        // ± 365.15 days (365 days 3 h 36 min).
+        let now = 946_684_800_000;
+        let d = date_match("ap1990-01-01", now).unwrap();
+        assert_eq!(d.prefix, Prefix::Ap);
+        assert_eq!(d.start, "1988-12-31T20:24:00.000Z");
+        assert_eq!(d.end, "1991-01-02T03:35:59.999Z");
+    }
+
+    #[test]
+    fn invalid_dates_are_refused() {
+        for v in [
+            "2020-13",
+            "2020-02-30",
+            "20",
+            "2020-03-05T10",
+            "2015T",
+            "gt",
+            "xx2020",
+            "2020-03-05T25:00",
+        ] {
+            assert!(date_match(v, 0).is_none(), "{v}");
+        }
+        let e = parse_criteria("Patient", &query_pairs("birthdate=2020-13"), "").unwrap_err();
+        assert_eq!(e.status.as_u16(), 400);
+    }
+
+    #[test]
+    fn numbers_carry_their_implicit_precision() {
+        let n = number_match("100").unwrap();
+        assert_eq!(
+            (n.prefix, n.value, n.low, n.high),
+            (Prefix::Eq, 100.0, 99.5, 100.5)
+        );
+        let n = number_match("100.00").unwrap();
+        assert!((n.low - 99.995).abs() < 1e-9 && (n.high - 100.005).abs() < 1e-9);
+        let n = number_match("1e2").unwrap();
+        assert_eq!((n.value, n.low, n.high), (100.0, 50.0, 150.0));
+        let n = number_match("gt-0.5").unwrap();
+        assert_eq!((n.prefix, n.value), (Prefix::Gt, -0.5));
+        let n = number_match("ap100").unwrap();
+        assert_eq!((n.low, n.high), (90.0, 110.0));
+        for v in ["", "ab", "1.2.3", "inf", "NaN", "1e", "gt", "--1", "."] {
+            assert!(number_match(v).is_none(), "{v}");
+        }
+    }
+
+    #[test]
+    fn quantity_forms() {
+        let q = quantity_match("lt65|http://unitsofmeasure.org|/min").unwrap();
+        assert_eq!(q.number.prefix, Prefix::Lt);
+        assert_eq!(q.system.as_deref(), Some("http://unitsofmeasure.org"));
+        assert_eq!(q.code.as_deref(), Some("/min"));
+        let q = quantity_match("5.4||mg").unwrap();
+        assert_eq!((q.system, q.code.as_deref()), (None, Some("mg")));
+        let q = quantity_match("5.4").unwrap();
+        assert_eq!((q.system, q.code), (None, None));
+        assert!(quantity_match("5.4|mg").is_none());
+        assert!(quantity_match("x|http://u|mg").is_none());
+    }
+
+    #[test]
+    fn modifiers() {
+        let c = parse_criteria(
+            "Patient",
+            &query_pairs(
+                "gender:not=male&name:contains=ÉR&birthdate:missing=true&_lastUpdated=gt2020",
+            ),
+            "",
+        )
+        .unwrap();
+        assert!(matches!(&c[0], Criterion::Not(t) if matches!(**t, Criterion::Token { .. })));
+        assert_eq!(
+            c[1],
+            Criterion::String {
+                param: "name".into(),
+                values: vec!["er".into()],
+                mode: StringMode::Contains
+            }
+        );
+        assert_eq!(
+            c[2],
+            Criterion::Missing {
+                param: "birthdate".into(),
+                kind: SearchParamKind::Date,
+                missing: true
+            }
+        );
+        assert!(matches!(&c[3], Criterion::Date { param, .. } if param == "_lastUpdated"));
+        let c = parse_criteria("ValueSet", &query_pairs("url:below=http://a/b"), "").unwrap();
+        assert!(matches!(
+            &c[0],
+            Criterion::Uri {
+                mode: UriMode::Below,
+                ..
+            }
+        ));
+        assert!(parse_criteria("Patient", &query_pairs("gender:missing=maybe"), "").is_err());
+        assert!(parse_criteria("Patient", &query_pairs("birthdate:exact=2020"), "").is_err());
     }
 }

@@ -98,14 +98,128 @@ pub enum Criterion {
         param: String,
         values: Vec<ReferenceMatch>,
     },
-    /// A string parameter (prefix match on the normalized form, or exact).
+    /// A string parameter, matched on the normalized form (prefix, `:contains`) or as
+    /// written (`:exact`).
     String {
         param: String,
         values: Vec<String>,
-        exact: bool,
+        mode: StringMode,
     },
-    /// A uri parameter (exact).
-    Uri { param: String, values: Vec<String> },
+    /// A uri parameter: exact, `:below` or `:above`.
+    Uri {
+        param: String,
+        values: Vec<String>,
+        mode: UriMode,
+    },
+    /// A [date](https://hl7.org/fhir/R4/search.html#date) parameter (`_lastUpdated`
+    /// included: it is the column `resource.last_updated`).
+    Date {
+        param: String,
+        values: Vec<DateMatch>,
+    },
+    /// A [number](https://hl7.org/fhir/R4/search.html#number) parameter.
+    Number {
+        param: String,
+        values: Vec<NumberMatch>,
+    },
+    /// A [quantity](https://hl7.org/fhir/R4/search.html#quantity) parameter.
+    Quantity {
+        param: String,
+        values: Vec<QuantityMatch>,
+    },
+    /// [`:missing`](https://hl7.org/fhir/R4/search.html#modifiers): whether the resource
+    /// has no index value for the parameter (`missing = true`) or at least one.
+    Missing {
+        param: String,
+        kind: fhir_model::search_params::SearchParamKind,
+        missing: bool,
+    },
+    /// The negation of a criterion (token `:not`: resources without a matching value,
+    /// including those with no value at all).
+    Not(Box<Criterion>),
+}
+
+/// How a string criterion compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StringMode {
+    /// The normalized value starts with the (normalized) search value.
+    Prefix,
+    /// `:exact`: the value as written equals the search value.
+    Exact,
+    /// `:contains`: the normalized value contains the (normalized) search value.
+    Contains,
+}
+
+/// How a uri criterion compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriMode {
+    /// The uri equals the search value.
+    Exact,
+    /// `:below`: the uri is the search value or below it (a path under it).
+    Below,
+    /// `:above`: the uri is the search value or above it (a path it is under).
+    Above,
+}
+
+/// A [search prefix](https://hl7.org/fhir/R4/search.html#prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    /// `eq` (the default).
+    Eq,
+    /// `ne`
+    Ne,
+    /// `gt`
+    Gt,
+    /// `lt`
+    Lt,
+    /// `ge`
+    Ge,
+    /// `le`
+    Le,
+    /// `sa`: starts after.
+    Sa,
+    /// `eb`: ends before.
+    Eb,
+    /// `ap`: approximately.
+    Ap,
+}
+
+/// One value of a date criterion: the inclusive instant range the search value covers
+/// by its precision, as fixed-width UTC instants (`YYYY-MM-DDThh:mm:ss.sssZ`). For `ap`
+/// the range is already widened by the approximation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DateMatch {
+    /// The comparison.
+    pub prefix: Prefix,
+    /// First instant of the search range.
+    pub start: String,
+    /// Last instant of the search range.
+    pub end: String,
+}
+
+/// One value of a number criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberMatch {
+    /// The comparison.
+    pub prefix: Prefix,
+    /// The value as given (for `gt`, `lt`, `ge`, `le`, `sa`, `eb`).
+    pub value: f64,
+    /// The low end of the range the value stands for (inclusive): its implicit precision
+    /// for `eq`/`ne`, the approximation for `ap`.
+    pub low: f64,
+    /// The high end of that range (exclusive for `eq`/`ne`, inclusive for `ap`).
+    pub high: f64,
+}
+
+/// One value of a quantity criterion: a number and, optionally, the unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantityMatch {
+    /// The number part.
+    pub number: NumberMatch,
+    /// `Some`: the unit system must be this (`value|system|code`).
+    pub system: Option<String>,
+    /// `Some`: the unit code must be this (or, without a system, the code or the unit).
+    pub code: Option<String>,
 }
 
 /// One value of a token criterion.

@@ -9,3 +9,4 @@ mod examples;
 mod history;
 mod logs;
 mod rest;
+mod search;

@@ -1,12 +1,40 @@
 //! Search compiled to SQL: typed criteria become `EXISTS` subqueries over the index
 //! tables, every value bound. Conditional interactions (`WriteTx::find`) and search
 //! (`ResourceStore::search`) share it.
+//!
+//! Dates compare the stored inclusive range `[start_at, end_at]` with the search range
+//! `[qs, qe]` as [search.html](https://hl7.org/fhir/R4/search.html#prefix) defines the
+//! prefixes (fixed-width UTC instants, so text order is time order):
+//!
+//! | prefix | matches when |
+//! |---|---|
+//! | `eq` | the search range contains the stored one: `start >= qs AND end <= qe` |
+//! | `ne` | not `eq` |
+//! | `gt` | the range above the search value overlaps it: `end > qe` |
+//! | `lt` | the range below the search value overlaps it: `start < qs` |
+//! | `ge` | `gt` or `eq` |
+//! | `le` | `lt` or `eq` |
+//! | `sa` | it starts after the search range: `start > qe` |
+//! | `eb` | it ends before the search range: `end < qs` |
+//! | `ap` | it overlaps the (widened) search range |
+//!
+//! `_lastUpdated` is the column `resource.last_updated`, a range of one instant.
+//! Numbers and quantities: `eq`/`ne` against the precision range `[low, high)`, the
+//! other prefixes against the value, `ap` within `[low, high]`. Quantity units are
+//! compared as written (no UCUM conversion).
 
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
+
+use fhir_model::search_params::SearchParamKind;
 
 use super::{Arg, Dialect, Query, VERSION_COLUMNS, stored};
-use crate::store::{Criterion, SearchPage, StoreError};
+use crate::store::{
+    Criterion, DateMatch, NumberMatch, Prefix, SearchPage, StoreError, StringMode, UriMode,
+};
+
+/// The column `resource.last_updated`, searched as the date parameter `_lastUpdated`.
+const LAST_UPDATED: &str = "_lastUpdated";
 
 /// Appends `r.res_type = … AND r.deleted = 0 AND <criteria>` for `resource r`.
 pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]) {
@@ -15,103 +43,332 @@ pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]
         .sql(" AND r.deleted = 0");
     for c in criteria {
         q.sql(" AND ");
-        match c {
-            Criterion::Id(ids) => {
-                q.sql("r.res_id IN (");
-                for (i, id) in ids.iter().enumerate() {
-                    if i > 0 {
-                        q.sql(", ");
+        push_criterion(q, res_type, c);
+    }
+}
+
+fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
+    match c {
+        Criterion::Id(ids) => {
+            if ids.is_empty() {
+                q.sql("1 = 0");
+                return;
+            }
+            q.sql("r.res_id IN (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    q.sql(", ");
+                }
+                q.text(id.clone());
+            }
+            q.sql(")");
+        }
+        Criterion::Token { param, values } => {
+            exists_open(q, "idx_token", res_type, param);
+            for (i, v) in values.iter().enumerate() {
+                q.sql(if i == 0 { "(" } else { " OR (" });
+                let mut first = true;
+                match &v.system {
+                    None => {}
+                    Some(s) if s.is_empty() => {
+                        q.sql("i.system IS NULL");
+                        first = false;
                     }
-                    q.text(id.clone());
+                    Some(s) => {
+                        q.sql("i.system = ").text(s.clone());
+                        first = false;
+                    }
+                }
+                if let Some(code) = &v.code {
+                    if !first {
+                        q.sql(" AND ");
+                    }
+                    q.sql("i.code = ").text(code.clone());
+                    first = false;
+                }
+                if first {
+                    q.sql("1 = 1");
                 }
                 q.sql(")");
             }
-            Criterion::Token { param, values } => {
-                exists_open(q, "idx_token", res_type, param);
-                for (i, v) in values.iter().enumerate() {
-                    q.sql(if i == 0 { "(" } else { " OR (" });
-                    let mut first = true;
-                    match &v.system {
-                        None => {}
-                        Some(s) if s.is_empty() => {
-                            q.sql("i.system IS NULL");
-                            first = false;
-                        }
-                        Some(s) => {
-                            q.sql("i.system = ").text(s.clone());
-                            first = false;
+            q.sql("))");
+        }
+        Criterion::Reference { param, values } => {
+            exists_open(q, "idx_reference", res_type, param);
+            for (i, v) in values.iter().enumerate() {
+                q.sql(if i == 0 { "(" } else { " OR (" });
+                match (&v.url, &v.target_id) {
+                    (Some(url), _) => {
+                        q.sql("i.url = ").text(url.clone());
+                    }
+                    (None, Some(id)) => {
+                        q.sql("i.target_id = ").text(id.clone());
+                        if let Some(t) = &v.target_type {
+                            q.sql(" AND i.target_type = ").text(t.clone());
                         }
                     }
-                    if let Some(code) = &v.code {
-                        if !first {
-                            q.sql(" AND ");
-                        }
-                        q.sql("i.code = ").text(code.clone());
-                        first = false;
+                    (None, None) => {
+                        q.sql("1 = 0");
                     }
-                    if first {
-                        q.sql("1 = 1");
-                    }
-                    q.sql(")");
                 }
-                q.sql("))");
+                q.sql(")");
             }
-            Criterion::Reference { param, values } => {
-                exists_open(q, "idx_reference", res_type, param);
-                for (i, v) in values.iter().enumerate() {
-                    q.sql(if i == 0 { "(" } else { " OR (" });
-                    match (&v.url, &v.target_id) {
-                        (Some(url), _) => {
-                            q.sql("i.url = ").text(url.clone());
-                        }
-                        (None, Some(id)) => {
-                            q.sql("i.target_id = ").text(id.clone());
-                            if let Some(t) = &v.target_type {
-                                q.sql(" AND i.target_type = ").text(t.clone());
-                            }
-                        }
-                        (None, None) => {
-                            q.sql("1 = 0");
-                        }
-                    }
-                    q.sql(")");
+            q.sql("))");
+        }
+        Criterion::String {
+            param,
+            values,
+            mode,
+        } => {
+            exists_open(q, "idx_string", res_type, param);
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    q.sql(" OR ");
                 }
-                q.sql("))");
-            }
-            Criterion::String {
-                param,
-                values,
-                exact,
-            } => {
-                exists_open(q, "idx_string", res_type, param);
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        q.sql(" OR ");
-                    }
-                    if *exact {
+                match mode {
+                    StringMode::Exact => {
                         q.sql("i.exact = ").text(v.clone());
-                    } else {
+                    }
+                    StringMode::Prefix => {
                         // Prefix match on the normalized form: [v, v + U+10FFFF).
                         q.sql("(i.normalized >= ").text(v.clone());
                         q.sql(" AND i.normalized < ")
                             .text(format!("{v}\u{10FFFF}"))
                             .sql(")");
                     }
+                    StringMode::Contains => {
+                        // Both sides are normalized (lower case), so LIKE's case rules
+                        // (insensitive for ASCII in SQLite, sensitive in PostgreSQL) agree.
+                        q.sql("i.normalized LIKE ")
+                            .text(format!("%{}%", like_escape(v)))
+                            .sql(" ESCAPE '\\'");
+                    }
                 }
-                q.sql("))");
             }
-            Criterion::Uri { param, values } => {
-                exists_open(q, "idx_uri", res_type, param);
+            q.sql("))");
+        }
+        Criterion::Uri {
+            param,
+            values,
+            mode,
+        } => {
+            exists_open(q, "idx_uri", res_type, param);
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    q.sql(" OR ");
+                }
+                match mode {
+                    UriMode::Exact => {
+                        q.sql("i.uri = ").text(v.clone());
+                    }
+                    UriMode::Below => {
+                        // The value itself (with or without a final `/`), or a path
+                        // under it (`v/…`).
+                        let base = v.trim_end_matches('/');
+                        q.sql("(i.uri = ").text(v.clone());
+                        q.sql(" OR i.uri = ").text(base);
+                        q.sql(" OR substr(i.uri, 1, length(")
+                            .text(format!("{base}/"))
+                            .sql(")) = ")
+                            .text(format!("{base}/"))
+                            .sql(")");
+                    }
+                    UriMode::Above => {
+                        // The value itself, or a path it is under (`uri/…` starts it).
+                        q.sql("(i.uri = ").text(v.clone());
+                        q.sql(" OR substr(")
+                            .text(v.clone())
+                            .sql(", 1, length(i.uri) + 1) = i.uri || '/')");
+                    }
+                }
+            }
+            q.sql("))");
+        }
+        Criterion::Date { param, values } => {
+            if param == LAST_UPDATED {
+                q.sql("(");
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
                         q.sql(" OR ");
                     }
-                    q.sql("i.uri = ").text(v.clone());
+                    date_condition(q, "r.last_updated", "r.last_updated", v);
                 }
-                q.sql("))");
+                q.sql(")");
+                return;
             }
+            exists_open(q, "idx_date", res_type, param);
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    q.sql(" OR ");
+                }
+                date_condition(q, "i.start_at", "i.end_at", v);
+            }
+            q.sql("))");
+        }
+        Criterion::Number { param, values } => {
+            exists_open(q, "idx_number", res_type, param);
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    q.sql(" OR ");
+                }
+                number_condition(q, v);
+            }
+            q.sql("))");
+        }
+        Criterion::Quantity { param, values } => {
+            exists_open(q, "idx_quantity", res_type, param);
+            for (i, v) in values.iter().enumerate() {
+                q.sql(if i == 0 { "(" } else { " OR (" });
+                number_condition(q, &v.number);
+                match (&v.system, &v.code) {
+                    (Some(system), code) => {
+                        q.sql(" AND i.system = ").text(system.clone());
+                        if let Some(code) = code {
+                            q.sql(" AND i.code = ").text(code.clone());
+                        }
+                    }
+                    // `number||code`: the code or the human unit, any system.
+                    (None, Some(code)) => {
+                        q.sql(" AND (i.code = ").text(code.clone());
+                        q.sql(" OR i.unit = ").text(code.clone()).sql(")");
+                    }
+                    (None, None) => {}
+                }
+                q.sql(")");
+            }
+            q.sql("))");
+        }
+        Criterion::Missing {
+            param,
+            kind,
+            missing,
+        } => {
+            let table = match kind {
+                SearchParamKind::Token => "idx_token",
+                SearchParamKind::Reference => "idx_reference",
+                SearchParamKind::String => "idx_string",
+                SearchParamKind::Date if param == LAST_UPDATED => {
+                    // A column every resource has.
+                    q.sql(if *missing { "1 = 0" } else { "1 = 1" });
+                    return;
+                }
+                SearchParamKind::Date => "idx_date",
+                SearchParamKind::Number => "idx_number",
+                SearchParamKind::Quantity => "idx_quantity",
+                SearchParamKind::Uri => "idx_uri",
+                // Not indexed: the criteria parser refuses `:missing` on them.
+                SearchParamKind::Composite | SearchParamKind::Special => {
+                    q.sql("1 = 0");
+                    return;
+                }
+            };
+            if *missing {
+                q.sql("NOT ");
+            }
+            exists_open(q, table, res_type, param);
+            q.sql("1 = 1))");
+        }
+        Criterion::Not(inner) => {
+            q.sql("NOT (");
+            push_criterion(q, res_type, inner);
+            q.sql(")");
         }
     }
+}
+
+/// `[start, end]` (stored) against the search range of `m`, as the module doc says.
+fn date_condition(q: &mut Query, start: &str, end: &str, m: &DateMatch) {
+    let (qs, qe) = (m.start.clone(), m.end.clone());
+    let within = |q: &mut Query| {
+        q.sql(&format!("({start} >= "))
+            .text(qs.clone())
+            .sql(&format!(" AND {end} <= "))
+            .text(qe.clone())
+            .sql(")");
+    };
+    match m.prefix {
+        Prefix::Eq => within(q),
+        Prefix::Ne => {
+            q.sql("NOT ");
+            within(q);
+        }
+        Prefix::Gt => {
+            q.sql(&format!("{end} > ")).text(qe.clone());
+        }
+        Prefix::Lt => {
+            q.sql(&format!("{start} < ")).text(qs.clone());
+        }
+        Prefix::Ge => {
+            q.sql(&format!("({end} > ")).text(qe.clone()).sql(" OR ");
+            within(q);
+            q.sql(")");
+        }
+        Prefix::Le => {
+            q.sql(&format!("({start} < ")).text(qs.clone()).sql(" OR ");
+            within(q);
+            q.sql(")");
+        }
+        Prefix::Sa => {
+            q.sql(&format!("{start} > ")).text(qe.clone());
+        }
+        Prefix::Eb => {
+            q.sql(&format!("{end} < ")).text(qs.clone());
+        }
+        Prefix::Ap => {
+            q.sql(&format!("({start} <= "))
+                .text(qe.clone())
+                .sql(&format!(" AND {end} >= "))
+                .text(qs.clone())
+                .sql(")");
+        }
+    }
+}
+
+/// `i.value` against a number search value.
+fn number_condition(q: &mut Query, m: &NumberMatch) {
+    let (op, value) = match m.prefix {
+        Prefix::Eq => {
+            q.sql("(i.value >= ")
+                .arg(Arg::Float(m.low))
+                .sql(" AND i.value < ")
+                .arg(Arg::Float(m.high))
+                .sql(")");
+            return;
+        }
+        Prefix::Ne => {
+            q.sql("NOT (i.value >= ")
+                .arg(Arg::Float(m.low))
+                .sql(" AND i.value < ")
+                .arg(Arg::Float(m.high))
+                .sql(")");
+            return;
+        }
+        Prefix::Ap => {
+            q.sql("(i.value >= ")
+                .arg(Arg::Float(m.low))
+                .sql(" AND i.value <= ")
+                .arg(Arg::Float(m.high))
+                .sql(")");
+            return;
+        }
+        Prefix::Gt | Prefix::Sa => (">", m.value),
+        Prefix::Lt | Prefix::Eb => ("<", m.value),
+        Prefix::Ge => (">=", m.value),
+        Prefix::Le => ("<=", m.value),
+    };
+    q.sql(&format!("i.value {op} ")).arg(Arg::Float(value));
+}
+
+/// Escapes `%`, `_` and `\` for `LIKE … ESCAPE '\'`.
+fn like_escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn exists_open(q: &mut Query, table: &str, res_type: &str, param: &str) {
