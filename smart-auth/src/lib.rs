@@ -1,23 +1,44 @@
 //! # smart-auth
 //!
-//! The pure core of HealthOS authorization: the
-//! [SMART App Launch 2.x](https://hl7.org/fhir/smart-app-launch/) scope grammar and its
-//! access decisions ([`scopes`]), and PKCE `S256` verification ([`pkce`]).
+//! The pure core of HealthOS authorization, for
+//! [SMART App Launch 2.x](https://hl7.org/fhir/smart-app-launch/):
 //!
-//! Why a crate of its own, with no HTTP: the rules that decide who may read what are the
-//! part of the server most worth testing exhaustively, and they are functions of strings.
-//! `fhir-server` parses the granted scopes once into a [`ScopeSet`] (in its `SmartContext`
-//! extractor) and asks it; token signing, client authentication and the endpoints live in
-//! the server.
+//! - [`scopes`]: the scope grammar and its access decisions ([`ScopeSet`]);
+//! - [`pkce`]: PKCE `S256` verification;
+//! - [`keys`]: the server's signing key (ES384 or RS384), PEM storage and its JWKS;
+//! - [`tokens`]: access tokens as signed JWTs ([`TokenService`]: issue and verify);
+//! - [`discovery`]: the `.well-known/smart-configuration` and `openid-configuration`
+//!   documents;
+//! - [`client_assertion`]: Backend Services `private_key_jwt` client authentication.
+//!
+//! Why a crate of its own, with no HTTP: the rules that decide who may read what, and the
+//! cryptographic checks that decide who is asking, are the part of the server most worth
+//! testing exhaustively, and they are functions of strings, keys and a clock. Every
+//! function that depends on time takes `now` as an argument. `fhir-server` parses the
+//! granted scopes once into a [`ScopeSet`] (in its `SmartContext` extractor) and asks it;
+//! the endpoints, client registry, code and refresh-token storage live in the server.
 
+pub mod client_assertion;
+pub mod discovery;
+pub mod keys;
 pub mod pkce;
 pub mod scopes;
+pub mod tokens;
 
+mod jwt;
+
+pub use client_assertion::{AssertionPolicy, VerifiedAssertion};
+pub use discovery::{Capability, OpenIdConfiguration, SmartConfiguration};
+pub use keys::{SigningAlgorithm, SigningKey};
 pub use scopes::{Access, Context, Interaction, Scope, ScopeSet};
+pub use tokens::{AccessTokenClaims, Grant, IssuedToken, LaunchContext, TokenConfig, TokenService};
 
-/// Everything that can be wrong with a scope string or a PKCE exchange.
+/// Everything that can be wrong with a scope string, a PKCE exchange, a key or a JWT.
 ///
 /// Scope errors carry the offending scope so an `invalid_scope` response can name it.
+/// JWT errors are specific enough for a log line and an `invalid_client` /
+/// `invalid_token` response; errors of the `jsonwebtoken` crate are folded into them (as
+/// text, so this type stays `Clone + Eq`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// An empty scope token.
@@ -109,4 +130,86 @@ pub enum Error {
     /// The verifier's SHA-256 does not match the challenge.
     #[error("code_verifier does not match the code_challenge")]
     VerifierMismatch,
+    /// A key could not be generated, read from PEM, encoded, or turned into a JWK.
+    #[error("key error: {0}")]
+    Key(String),
+    /// Signing a token failed.
+    #[error("could not sign the token: {0}")]
+    Signing(String),
+    /// Not a compact JWS (three base64url parts), or its header or claims are not the
+    /// expected JSON (a required claim missing, a claim of the wrong type).
+    #[error("malformed JWT: {0}")]
+    MalformedJwt(String),
+    /// A JWT `alg` other than `ES384` and `RS384` (including `none`).
+    #[error("JWT algorithm `{0}` is not accepted (ES384 or RS384 only)")]
+    UnsupportedAlgorithm(String),
+    /// A JWT header without the `kid` that selects the verification key.
+    #[error("JWT header has no `kid`")]
+    MissingKeyId,
+    /// A `kid` that names no key in the JWKS used for verification.
+    #[error("no key with kid `{0}`")]
+    UnknownKeyId(String),
+    /// The key selected by `kid` does not fit the header's `alg` (another key type, or a
+    /// JWK whose own `alg` differs).
+    #[error("key `{kid}` cannot verify {alg}")]
+    KeyAlgorithmMismatch {
+        /// The key id.
+        kid: String,
+        /// The header's algorithm.
+        alg: String,
+    },
+    /// The signature does not verify with the selected key.
+    #[error("JWT signature is invalid")]
+    InvalidSignature,
+    /// `exp` is in the past, beyond the leeway.
+    #[error("JWT expired at {exp} (now {now})")]
+    Expired {
+        /// The token's `exp` (seconds since the Unix epoch).
+        exp: u64,
+        /// The verifier's clock.
+        now: u64,
+    },
+    /// `nbf` is in the future, beyond the leeway.
+    #[error("JWT not valid before {nbf} (now {now})")]
+    NotYetValid {
+        /// The token's `nbf`.
+        nbf: u64,
+        /// The verifier's clock.
+        now: u64,
+    },
+    /// A client assertion whose `exp` is further ahead than allowed (SMART Backend
+    /// Services: at most five minutes).
+    #[error("JWT exp {exp} is later than the latest allowed, {latest}")]
+    ExpiresTooLate {
+        /// The token's `exp`.
+        exp: u64,
+        /// The latest `exp` accepted at this time.
+        latest: u64,
+    },
+    /// `iss` is not the expected issuer.
+    #[error("JWT issuer `{found}` is not `{expected}`")]
+    WrongIssuer {
+        /// The issuer required.
+        expected: String,
+        /// The token's `iss`.
+        found: String,
+    },
+    /// `aud` does not contain the expected audience.
+    #[error("JWT audience does not include `{expected}`")]
+    WrongAudience {
+        /// The audience required.
+        expected: String,
+    },
+    /// A client assertion whose `sub` differs from its `iss` (both must be the client_id).
+    #[error("client assertion `sub` `{sub}` differs from `iss` `{iss}`")]
+    IssuerSubjectMismatch {
+        /// The assertion's `iss`.
+        iss: String,
+        /// The assertion's `sub`.
+        sub: String,
+    },
+    /// A `client_assertion_type` other than
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    #[error("unsupported client_assertion_type `{0}`")]
+    WrongAssertionType(String),
 }

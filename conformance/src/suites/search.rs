@@ -10,9 +10,10 @@
 //!
 //! Search itself is issue 4. The cases of what the server searches today (`_id`, token,
 //! reference, string, uri, date, quantity and `_lastUpdated` parameters with their
-//! prefixes, and the modifiers `:missing`, `:not`, `:contains`, `:exact`, `:[type]`) run
-//! now; the rest are reported as not run with "waits on issue 4 (search)" (and run with
-//! `--run-pending`).
+//! prefixes, the modifiers `:missing`, `:not`, `:text`, `:contains`, `:exact`,
+//! `:[type]`, `_include`, `_revinclude`, paging, `_total` and `_summary=count`) run now;
+//! the rest (chains, `_has`, composite, `_sort`) are reported as not run with "waits on
+//! issue 4 (search)" (and run with `--run-pending`).
 //!
 //! The first case loads the data set (the Organization/Location/Practitioner batch
 //! Bundles as they are, then one transaction that PUTs every resource by its id, which
@@ -287,7 +288,13 @@ mod tests {
                 "modifier-missing",
                 "modifier-not",
                 "modifier-type",
+                "modifier-text",
                 "last-updated",
+                "include",
+                "revinclude",
+                "paging",
+                "total",
+                "summary-count",
             ]
             .iter()
             .any(|p| n.starts_with(p))),

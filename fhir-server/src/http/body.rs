@@ -136,3 +136,37 @@ impl FromRequest<AppState> for PatchBody {
         Ok(PatchBody(Patch::FhirPath(parsed.resource)))
     }
 }
+
+/// The parameters of a form body (`application/x-www-form-urlencoded`), as `POST
+/// [type]/_search` takes them.
+#[derive(Debug)]
+pub struct FormBody(pub Vec<(String, String)>);
+
+impl FromRequest<AppState> for FormBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let req = check_path_type(req, state).await?;
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                IssueType::NotSupported,
+                "POST _search takes an application/x-www-form-urlencoded body",
+            ));
+        }
+        let declared = content_length(&req);
+        let bytes = read_limited(req.into_body(), declared, state.config.max_body_bytes).await?;
+        Ok(FormBody(
+            form_urlencoded::parse(&bytes).into_owned().collect(),
+        ))
+    }
+}

@@ -4,15 +4,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fhir_model::outcome::IssueType;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::body::{FhirBody, PatchBody};
+use super::body::{FhirBody, FormBody, PatchBody};
 use super::negotiate::{Negotiated, QueryPairs};
 use super::respond::{stored_response, value_response, version_headers, write_response};
 use crate::AppState;
 use crate::clock;
 use crate::error::ApiError;
-use crate::rest::bundle::{parse_content, parse_etag};
+use crate::rest::bundle::parse_etag;
 use crate::rest::criteria::parse_criteria;
 use crate::rest::history;
 use crate::rest::interactions::{self, is_valid_id};
@@ -323,56 +323,29 @@ pub async fn bundle(
     value_response(StatusCode::OK, &response, &neg)
 }
 
-/// `GET [base]/[type]`: search on the parameters conditional interactions support
-/// (`_id`, token, reference, string, uri), paged by key.
+/// `GET [base]/[type]?…`: search (`rest::search`).
 pub async fn search(
     State(state): State<AppState>,
     Path(res_type): Path<String>,
     QueryPairs(query): QueryPairs,
-    neg: Negotiated,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
-    let criteria = parse_criteria(&res_type, &query, &state.base_url)?;
-    let count = history::page_size(&query, &state.config)?;
-    let after = query
-        .iter()
-        .find(|(k, _)| k == "_cursor")
-        .map(|(_, v)| {
-            v.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(IssueType::Value, "Invalid _cursor"))
-        })
-        .transpose()?;
-    let page = state
-        .store
-        .search(&res_type, &criteria, count, after)
-        .await?;
-    let self_query = history::link_query(&query, &[]);
-    let mut links = vec![
-        json!({"relation": "self", "url": format!("{}/{res_type}{self_query}", state.base_url)}),
-    ];
-    if let Some(next) = page.next {
-        let q = history::link_query(&query, &[("_cursor", next.to_string())]);
-        links.push(json!({"relation": "next", "url": format!("{}/{res_type}{q}", state.base_url)}));
-    }
-    let entries: Vec<Value> = page
-        .resources
-        .iter()
-        .map(|s| {
-            json!({
-                "fullUrl": format!("{}/{}/{}", state.base_url, s.res_type, s.id),
-                "resource": parse_content(s),
-                "search": {"mode": "match"},
-            })
-        })
-        .collect();
-    let bundle = json!({
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": page.total,
-        "link": links,
-        "entry": entries,
-    });
-    value_response(StatusCode::OK, &bundle, &neg)
+    crate::rest::search::respond(&state, &res_type, &query, &headers).await
+}
+
+/// `POST [base]/[type]/_search`: search with the parameters of the form body
+/// (`application/x-www-form-urlencoded`) and of the URL together.
+pub async fn search_post(
+    State(state): State<AppState>,
+    Path(res_type): Path<String>,
+    QueryPairs(mut query): QueryPairs,
+    headers: HeaderMap,
+    FormBody(form): FormBody,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, None)?;
+    query.extend(form);
+    crate::rest::search::respond(&state, &res_type, &query, &headers).await
 }
 
 /// `GET [base]/_history`

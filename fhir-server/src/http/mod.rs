@@ -48,6 +48,7 @@ fn fhir_routes() -> Router<AppState> {
                 .delete(h::conditional_delete),
         )
         .route("/{res_type}/_history", get(h::history_type))
+        .route("/{res_type}/_search", axum::routing::post(h::search_post))
         .route(
             "/{res_type}/{id}",
             get(h::read)

@@ -715,8 +715,14 @@ async fn prepare_plain(
     let mut conditions = Vec::with_capacity(references.len());
     for reference in references {
         let (res_type, criteria) = condition_criteria(&reference, base_url)?;
+        // Two are enough to tell "exactly one" from "several"; no count is needed.
+        let query = crate::store::SearchQuery {
+            criteria,
+            count: 2,
+            ..Default::default()
+        };
         let found: Vec<String> = store
-            .search(&res_type, &criteria, 2, None)
+            .search_with(&res_type, &query)
             .await?
             .resources
             .into_iter()

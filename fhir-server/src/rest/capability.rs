@@ -56,9 +56,14 @@ pub fn statement(base_url: &str, date: &str) -> Value {
                 "definition": "http://hl7.org/fhir/SearchParameter/Resource-id",
                 "type": "token",
             })];
+            // `_include` takes `*` and every reference parameter of the type.
+            let mut includes = vec![json!("*")];
             for p in search_params_for(t) {
                 if p.code != "_id" && supported_kind(p.kind) {
                     params.push(json!({"name": p.code, "definition": p.url, "type": kind_code(p.kind)}));
+                }
+                if p.kind == SearchParamKind::Reference {
+                    includes.push(json!(format!("{t}:{}", p.code)));
                 }
             }
             json!({
@@ -72,6 +77,8 @@ pub fn statement(base_url: &str, date: &str) -> Value {
                 "conditionalRead": "not-supported",
                 "conditionalUpdate": true,
                 "conditionalDelete": "single",
+                "searchInclude": includes,
+                "searchRevInclude": ["*"],
                 "searchParam": params,
             })
         })

@@ -8,9 +8,14 @@
 //! [quantity](https://hl7.org/fhir/R4/search.html#quantity), with the
 //! [prefixes](https://hl7.org/fhir/R4/search.html#prefix) `eq ne gt lt ge le sa eb ap` on
 //! dates, numbers and quantities, and the modifiers `:missing` (every type), `:exact` and
-//! `:contains` (string), `:not` (token), `:[Type]` (reference), `:below` and `:above`
-//! (uri). Other types and modifiers (token `:text`, whose display text is not indexed;
-//! composite, special, chains) are refused with a clear 400 rather than silently ignored.
+//! `:contains` (string), `:not` and `:text` (token), `:[Type]` (reference), `:below` and
+//! `:above` (uri). Other types and modifiers (composite, special, chains) are refused
+//! with a clear 400 rather than silently ignored.
+//!
+//! Token `:text` is a case- and accent-insensitive prefix match on the display text
+//! (CodeableConcept.text, Coding.display, Identifier.type.text). That text is indexed
+//! since schema migration 0002: resources stored before it have none until re-indexed
+//! (written again), so `:text` does not find them.
 //!
 //! Values are typed here, purely:
 //! - a date is the inclusive range of instants its precision covers (`2020` is the whole
@@ -46,7 +51,9 @@ pub const RESULT_PARAMETERS: &[&str] = &[
     "_total",
     "_sort",
     "_include",
+    "_include:iterate",
     "_revinclude",
+    "_revinclude:iterate",
     "_contained",
     "_containedType",
     "_page",
@@ -145,6 +152,10 @@ pub fn parse_criteria_at(
                     token
                 }
             }
+            (SearchParamKind::Token, Some("text")) => Criterion::TokenText {
+                param: param_code,
+                values: values.iter().map(|v| normalize(v)).collect(),
+            },
             (SearchParamKind::Reference, modifier) => {
                 if let Some(m) = modifier
                     && !fhir_model::definitions::is_resource_type(m)
@@ -454,7 +465,7 @@ mod tests {
     #[test]
     fn unknown_parameters_and_modifiers_are_refused() {
         assert!(parse_criteria("Patient", &query_pairs("nonsense=1"), "").is_err());
-        assert!(parse_criteria("Patient", &query_pairs("gender:text=x"), "").is_err());
+        assert!(parse_criteria("Patient", &query_pairs("gender:below=x"), "").is_err());
         assert!(
             parse_criteria("Patient", &query_pairs("_count=5"), "")
                 .unwrap()
@@ -597,6 +608,13 @@ mod tests {
                 ..
             }
         ));
+        assert_eq!(
+            parse_criteria("Observation", &query_pairs("code:text=Héart%20R"), "").unwrap(),
+            [Criterion::TokenText {
+                param: "code".into(),
+                values: vec!["heart r".into()]
+            }]
+        );
         assert!(parse_criteria("Patient", &query_pairs("gender:missing=maybe"), "").is_err());
         assert!(parse_criteria("Patient", &query_pairs("birthdate:exact=2020"), "").is_err());
     }

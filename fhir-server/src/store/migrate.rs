@@ -10,16 +10,28 @@ use sqlx::{AnyConnection, Connection, Executor, Row};
 pub type Migrations = &'static [(i64, &'static str)];
 
 /// SQLite's migrations.
-pub const SQLITE: Migrations = &[(
-    1,
-    include_str!("../../migrations/sqlite/0001_resources.sql"),
-)];
+pub const SQLITE: Migrations = &[
+    (
+        1,
+        include_str!("../../migrations/sqlite/0001_resources.sql"),
+    ),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_token_text.sql"),
+    ),
+];
 
 /// PostgreSQL's migrations.
-pub const POSTGRES: Migrations = &[(
-    1,
-    include_str!("../../migrations/postgres/0001_resources.sql"),
-)];
+pub const POSTGRES: Migrations = &[
+    (
+        1,
+        include_str!("../../migrations/postgres/0001_resources.sql"),
+    ),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_token_text.sql"),
+    ),
+];
 
 /// An arbitrary key for PostgreSQL's advisory lock around migrations.
 const PG_MIGRATION_LOCK: i64 = 0x4845_414c_5448;

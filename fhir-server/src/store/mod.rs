@@ -134,9 +134,49 @@ pub enum Criterion {
         kind: fhir_model::search_params::SearchParamKind,
         missing: bool,
     },
+    /// Token [`:text`](https://hl7.org/fhir/R4/search.html#modifiers): the normalized
+    /// display text (CodeableConcept.text, Coding.display, Identifier.type.text) starts
+    /// with one of the (normalized) values.
+    TokenText { param: String, values: Vec<String> },
     /// The negation of a criterion (token `:not`: resources without a matching value,
     /// including those with no value at all).
     Not(Box<Criterion>),
+}
+
+/// What a search asks of the store: the matches (a page of them, keyed by the internal
+/// key), whether to count them all, and which related resources to add.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// All must match.
+    pub criteria: Vec<Criterion>,
+    /// Page size; 0 reads no page (`_summary=count`).
+    pub count: usize,
+    /// Keyset cursor: only resources with a larger internal key.
+    pub after: Option<i64>,
+    /// Whether to count all matches (`_total=none` does not).
+    pub total: bool,
+    /// [`_include`](https://hl7.org/fhir/R4/search.html#include): resources the page's
+    /// matches refer to.
+    pub include: Vec<Include>,
+    /// [`_revinclude`](https://hl7.org/fhir/R4/search.html#revinclude): resources that
+    /// refer to the page's matches.
+    pub revinclude: Vec<Include>,
+    /// At most this many included resources per page; beyond it the page says it was
+    /// truncated ([`SearchPage::includes_truncated`]).
+    pub include_limit: usize,
+}
+
+/// One `_include` or `_revinclude` value: `Type:param[:Target]` or `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    /// The type of the resource holding the reference; `None` for `*`.
+    pub source_type: Option<String>,
+    /// The reference search parameter; `None` for `*` (every reference parameter).
+    pub param: Option<String>,
+    /// Only references to this type (`Type:param:Target`).
+    pub target_type: Option<String>,
+    /// `:iterate`: applies to included resources too, until nothing new is found.
+    pub iterate: bool,
 }
 
 /// How a string criterion compares.
@@ -284,8 +324,13 @@ pub struct SearchPage {
     pub resources: Vec<StoredResource>,
     /// The cursor (internal key) after the last one, if there are more.
     pub next: Option<i64>,
-    /// Total number of matches.
-    pub total: i64,
+    /// Total number of matches, when asked for.
+    pub total: Option<i64>,
+    /// Resources added by `_include`/`_revinclude` (none of them a match of the page,
+    /// none twice), in the order found.
+    pub included: Vec<StoredResource>,
+    /// Whether more resources would have been included than the query's limit.
+    pub includes_truncated: bool,
 }
 
 /// Why a storage call failed.
@@ -376,15 +421,13 @@ pub trait ResourceStore: Send + Sync {
     ) -> Result<HistoryPage, StoreError> {
         self.reader().history(scope, query).await
     }
-    /// A page of current resources of a type matching all criteria, in key order.
-    async fn search(
+    /// A search with every option of [`SearchQuery`] (totals, includes).
+    async fn search_with(
         &self,
         res_type: &str,
-        criteria: &[Criterion],
-        count: usize,
-        after: Option<i64>,
+        query: &SearchQuery,
     ) -> Result<SearchPage, StoreError> {
-        self.reader().search(res_type, criteria, count, after).await
+        self.reader().search(res_type, query).await
     }
 }
 

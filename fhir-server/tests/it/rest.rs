@@ -531,6 +531,13 @@ async fn metadata(s: &TestServer) {
         .iter()
         .find(|r| r["type"] == "Observation")
         .unwrap();
+    assert!(
+        obs["searchInclude"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "Observation:subject")
+    );
     let interactions: Vec<&str> = obs["interaction"]
         .as_array()
         .unwrap()

@@ -1,12 +1,13 @@
-//! Search by date (and `_lastUpdated`), number and quantity with every prefix, and the
-//! modifiers `:missing`, `:contains`, `:not`, `:below` and `:above`
+//! Search by date (and `_lastUpdated`), number and quantity with every prefix, the
+//! modifiers `:missing`, `:contains`, `:not`, `:text`, `:below` and `:above`, `_include`
+//! and `_revinclude`, `_total` and `_summary=count`, and `POST [type]/_search`
 //! ([search.html](https://hl7.org/fhir/R4/search.html)): each query's exact matches.
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::backend_test;
-use crate::support::TestServer;
+use crate::support::{Reply, TestServer};
 
 /// Creates (PUT) resources with fixed ids.
 async fn put_all(s: &TestServer, resources: &[Value]) {
@@ -227,7 +228,7 @@ async fn date_elements_and_errors(s: &TestServer) {
             .await
             .assert_outcome(400, "value");
     }
-    for unsupported in ["gender:text=female", "birthdate:exact=1970"] {
+    for unsupported in ["gender:below=female", "birthdate:exact=1970"] {
         s.get(&format!("Patient?{unsupported}"))
             .await
             .assert_outcome(400, "not-supported");
@@ -428,3 +429,424 @@ async fn uri_below_above(s: &TestServer) {
     .await;
 }
 backend_test!(uri_below_above_case, uri_below_above);
+
+/// A searchset's matches and includes (`Type/id`, sorted), after checking that no
+/// resource appears twice; and the outcome entries.
+fn split_entries(b: &Value) -> (Vec<String>, Vec<String>, Vec<Value>) {
+    let (mut matches, mut includes, mut outcomes) = (Vec::new(), Vec::new(), Vec::new());
+    for e in b["entry"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let r = &e["resource"];
+        let key = format!(
+            "{}/{}",
+            r["resourceType"].as_str().unwrap(),
+            r["id"].as_str().unwrap_or("-")
+        );
+        match e["search"]["mode"].as_str().unwrap() {
+            "match" => matches.push(key),
+            "include" => includes.push(key),
+            "outcome" => outcomes.push(r.clone()),
+            other => panic!("search.mode {other}"),
+        }
+    }
+    let mut all: Vec<&String> = matches.iter().chain(&includes).collect();
+    all.sort_unstable();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(all.len(), n, "no resource twice: {b}");
+    matches.sort_unstable();
+    includes.sort_unstable();
+    (matches, includes, outcomes)
+}
+
+/// Asserts the exact matches and includes of each query (one page).
+async fn check_includes(s: &TestServer, cases: &[(&str, &[&str], &[&str])]) {
+    for (query, matches, includes) in cases {
+        let r = s.get(query).await;
+        assert_eq!(r.status, 200, "{query}: {}", r.text);
+        let (m, i, o) = split_entries(&r.json());
+        let sorted = |v: &[&str]| {
+            let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(m, sorted(matches), "matches of {query}");
+        assert_eq!(i, sorted(includes), "includes of {query}");
+        assert!(o.is_empty(), "{query}");
+    }
+}
+
+/// p1 (linked to p2), p2, dr1; e1 of p1; o1 (p1, dr1, e1), o2 (p1), o3 (p2), o4 (none).
+async fn related(s: &TestServer) {
+    put_all(
+        s,
+        &[
+            json!({"resourceType": "Patient", "id": "p1",
+                   "link": [{"other": {"reference": "Patient/p2"}, "type": "seealso"}]}),
+            json!({"resourceType": "Patient", "id": "p2"}),
+            json!({"resourceType": "Practitioner", "id": "dr1"}),
+            json!({"resourceType": "Encounter", "id": "e1", "status": "finished",
+                   "class": {"code": "AMB"}, "subject": {"reference": "Patient/p1"}}),
+            observation(
+                "o1",
+                json!({"performer": [{"reference": "Practitioner/dr1"}],
+                       "encounter": {"reference": "Encounter/e1"}}),
+            ),
+            observation("o2", json!({})),
+            observation("o3", json!({"subject": {"reference": "Patient/p2"}})),
+            json!({"resourceType": "Observation", "id": "o4", "status": "final",
+                   "code": {"text": "nothing measured"}}),
+        ],
+    )
+    .await;
+}
+
+async fn include_revinclude(s: &TestServer) {
+    related(s).await;
+    check_includes(
+        s,
+        &[
+            // Each included resource once, though both matches refer to it.
+            (
+                "Observation?_id=o1,o2&_include=Observation:subject",
+                &["Observation/o1", "Observation/o2"],
+                &["Patient/p1"],
+            ),
+            (
+                "Observation?_id=o1&_include=Observation:subject:Patient",
+                &["Observation/o1"],
+                &["Patient/p1"],
+            ),
+            (
+                "Observation?_id=o1&_include=Observation:performer:Patient",
+                &["Observation/o1"],
+                &[],
+            ),
+            (
+                "Observation?_id=o1&_include=Observation:performer&_include=Observation:encounter",
+                &["Observation/o1"],
+                &["Practitioner/dr1", "Encounter/e1"],
+            ),
+            (
+                "Observation?_id=o1&_include=*",
+                &["Observation/o1"],
+                &["Patient/p1", "Practitioner/dr1", "Encounter/e1"],
+            ),
+            (
+                "Observation?_id=o1&_include=Observation:*",
+                &["Observation/o1"],
+                &["Patient/p1", "Practitioner/dr1", "Encounter/e1"],
+            ),
+            ("Observation?_id=o4&_include=*", &["Observation/o4"], &[]),
+            // An include that is also a match is only a match.
+            (
+                "Patient?_id=p1,p2&_include=Patient:link",
+                &["Patient/p1", "Patient/p2"],
+                &[],
+            ),
+            ("Patient?_id=p1&_include=Patient:link", &["Patient/p1"], &["Patient/p2"]),
+            // _revinclude: the resources referring to the matches.
+            (
+                "Patient?_id=p1&_revinclude=Observation:subject",
+                &["Patient/p1"],
+                &["Observation/o1", "Observation/o2"],
+            ),
+            (
+                "Patient?_id=p1&_revinclude=Observation:subject:Group",
+                &["Patient/p1"],
+                &[],
+            ),
+            (
+                "Patient?_id=p2&_revinclude=*",
+                &["Patient/p2"],
+                &["Observation/o3", "Patient/p1"],
+            ),
+            (
+                "Patient?_id=p1&_revinclude=Encounter:subject&_revinclude=Observation:subject",
+                &["Patient/p1"],
+                &["Encounter/e1", "Observation/o1", "Observation/o2"],
+            ),
+            (
+                "Practitioner?_id=dr1&_revinclude=Observation:performer&_include=Observation:subject",
+                &["Practitioner/dr1"],
+                &["Observation/o1"],
+            ),
+            // :iterate follows from included resources too; without it, only from matches.
+            (
+                "Observation?_id=o1&_include=Observation:encounter&_include=Encounter:subject",
+                &["Observation/o1"],
+                &["Encounter/e1"],
+            ),
+            (
+                "Observation?_id=o1&_include=Observation:encounter&_include:iterate=Encounter:subject",
+                &["Observation/o1"],
+                &["Encounter/e1", "Patient/p1"],
+            ),
+            (
+                "Practitioner?_id=dr1&_revinclude=Observation:performer&_include:iterate=Observation:subject&_include:iterate=Patient:link",
+                &["Practitioner/dr1"],
+                &["Observation/o1", "Patient/p1", "Patient/p2"],
+            ),
+            (
+                "Encounter?_id=e1&_include=Encounter:subject&_revinclude:iterate=Observation:subject",
+                &["Encounter/e1"],
+                &["Patient/p1", "Observation/o1", "Observation/o2"],
+            ),
+            // Only the page's matches: p1 alone on the first page of two.
+            (
+                "Patient?_id=p1,p2&_count=1&_revinclude=Observation:subject",
+                &["Patient/p1"],
+                &["Observation/o1", "Observation/o2"],
+            ),
+        ],
+    )
+    .await;
+    // The next page includes for its own match.
+    let first = s
+        .get("Patient?_id=p1,p2&_count=1&_revinclude=Observation:subject")
+        .await
+        .json();
+    let next = first["link"][1]["url"].as_str().unwrap();
+    assert_eq!(first["link"][1]["relation"], "next");
+    let second = Reply::from(s.client.get(next).send().await.unwrap())
+        .await
+        .json();
+    let (m, i, _) = split_entries(&second);
+    assert_eq!(
+        (m, i),
+        (
+            vec!["Patient/p2".to_owned()],
+            vec!["Observation/o3".to_owned()]
+        )
+    );
+    // A deleted target is not included.
+    assert_eq!(
+        s.request(Method::DELETE, "Practitioner/dr1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    check_includes(
+        s,
+        &[(
+            "Observation?_id=o1&_include=Observation:performer",
+            &["Observation/o1"],
+            &[],
+        )],
+    )
+    .await;
+    for bad in [
+        "_include=Observation",
+        "_include=Observation:code",
+        "_include=Nope:subject",
+        "_include=Observation:subject:Nope",
+        "_revinclude=Observation:nonsense",
+    ] {
+        s.get(&format!("Observation?{bad}"))
+            .await
+            .assert_outcome(400, "value");
+    }
+}
+backend_test!(include_revinclude_case, include_revinclude);
+
+/// More includes than the limit (the largest page, 1000 in tests): the first 1000 and an
+/// OperationOutcome entry saying so.
+async fn include_limit(s: &TestServer) {
+    put_all(s, &[json!({"resourceType": "Patient", "id": "p1"})]).await;
+    let entries: Vec<Value> = (0..1001)
+        .map(|i| {
+            json!({"resource": observation(&format!("c{i}"), json!({})),
+                   "request": {"method": "PUT", "url": format!("Observation/c{i}")}})
+        })
+        .collect();
+    let r = s
+        .send_json(
+            Method::POST,
+            "",
+            &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let b = s
+        .get("Patient?_id=p1&_revinclude=Observation:subject")
+        .await
+        .json();
+    let (m, i, o) = split_entries(&b);
+    assert_eq!(m, ["Patient/p1"]);
+    assert_eq!(i.len(), 1000);
+    assert!(
+        !i.contains(&"Observation/c1000".to_owned()),
+        "the first 1000 by key"
+    );
+    assert_eq!(o.len(), 1, "{b}");
+    assert_eq!(o[0]["issue"][0]["severity"], "warning");
+    assert_eq!(o[0]["issue"][0]["code"], "too-costly");
+    // Exactly at the limit: no outcome.
+    let r = s
+        .request(Method::DELETE, "Observation/c0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let b = s
+        .get("Patient?_id=p1&_revinclude=Observation:subject")
+        .await
+        .json();
+    let (_, i, o) = split_entries(&b);
+    assert_eq!((i.len(), o.len()), (1000, 0));
+}
+backend_test!(include_limit_case, include_limit);
+
+async fn totals_and_summary_count(s: &TestServer) {
+    related(s).await;
+    let b = s
+        .get("Observation?subject=Patient/p1&_summary=count")
+        .await
+        .json();
+    assert_eq!(b["type"], "searchset");
+    assert_eq!(b["total"], 2);
+    assert!(b.get("entry").is_none(), "{b}");
+    assert_eq!(b["link"].as_array().unwrap().len(), 1, "only self: {b}");
+    let b = s
+        .get("Observation?_summary=count&_total=none&_count=1")
+        .await
+        .json();
+    assert_eq!(b["total"], 4);
+    assert!(b.get("entry").is_none(), "{b}");
+    let b = s
+        .get("Observation?subject=Patient/p1&_total=none")
+        .await
+        .json();
+    assert!(b.get("total").is_none(), "{b}");
+    assert_eq!(split_entries(&b).0, ["Observation/o1", "Observation/o2"]);
+    for t in ["estimate", "accurate"] {
+        let b = s
+            .get(&format!(
+                "Observation?subject=Patient/p1&_total={t}&_count=1"
+            ))
+            .await
+            .json();
+        assert_eq!(b["total"], 2, "{t}");
+        assert_eq!(b["entry"].as_array().unwrap().len(), 1, "{t}");
+    }
+    let b = s.get("Observation?_id=nothing").await.json();
+    assert_eq!(b["total"], 0);
+    assert!(b.get("entry").is_none(), "no empty entry array: {b}");
+    // _summary=true still shapes each resource.
+    let b = s.get("Observation?_id=o1&_summary=true").await.json();
+    assert_eq!(b["total"], 1);
+    assert_eq!(b["entry"][0]["resource"]["id"], "o1");
+    // _elements too, and neither drops the Bundle's own elements.
+    let b = s.get("Observation?_id=o1&_elements=status").await.json();
+    assert_eq!(b["total"], 1);
+    let o1 = &b["entry"][0]["resource"];
+    assert_eq!((&o1["id"], &o1["status"]), (&json!("o1"), &json!("final")));
+    assert!(o1.get("subject").is_none(), "{o1}");
+    let b = s.get("Observation?_id=o1&_summary=text").await.json();
+    assert_eq!(b["entry"][0]["resource"]["id"], "o1");
+    s.get("Observation?_total=maybe")
+        .await
+        .assert_outcome(400, "value");
+}
+backend_test!(totals_and_summary_count_case, totals_and_summary_count);
+
+async fn post_search(s: &TestServer) {
+    related(s).await;
+    let post = |path: &str, ct: &str, body: &str| {
+        let req = s
+            .request(Method::POST, path)
+            .header("content-type", ct)
+            .body(body.to_owned());
+        async move { Reply::from(req.send().await.unwrap()).await }
+    };
+    let form = "application/x-www-form-urlencoded";
+    let r = post("Observation/_search", form, "subject=Patient%2Fp1").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let b = r.json();
+    assert_eq!(b["total"], 2);
+    assert_eq!(split_entries(&b).0, ["Observation/o1", "Observation/o2"]);
+    // URL and body parameters combine (AND).
+    let r = post(
+        "Observation/_search?_id=o1,o3",
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "subject=Patient/p1&_include=Observation:performer",
+    )
+    .await;
+    let (m, i, _) = split_entries(&r.json());
+    assert_eq!(
+        (m, i),
+        (
+            vec!["Observation/o1".to_owned()],
+            vec!["Practitioner/dr1".to_owned()]
+        )
+    );
+    // The same results as GET, and paging links that are GET URLs.
+    let r = post("Observation/_search", form, "subject=Patient/p1&_count=1").await;
+    let b = r.json();
+    assert_eq!(split_entries(&b).0, ["Observation/o1"]);
+    let next = b["link"][1]["url"].as_str().unwrap();
+    assert!(next.contains("subject=Patient%2Fp1"), "{next}");
+    let page2 = Reply::from(s.client.get(next).send().await.unwrap())
+        .await
+        .json();
+    assert_eq!(split_entries(&page2).0, ["Observation/o2"]);
+    let r = post("Observation/_search", form, "_summary=count").await;
+    assert_eq!(r.json()["total"], 4);
+    // Errors: a bad parameter, another media type, an unknown type.
+    post("Observation/_search", form, "nonsense=1")
+        .await
+        .assert_outcome(400, "not-supported");
+    post("Observation/_search", "application/fhir+json", "{}")
+        .await
+        .assert_outcome(415, "not-supported");
+    post("Nope/_search", form, "")
+        .await
+        .assert_outcome(404, "not-found");
+}
+backend_test!(post_search_case, post_search);
+
+async fn token_text(s: &TestServer) {
+    let coded = |id: &str, code: Value| json!({"resourceType": "Observation", "id": id, "status": "final", "code": code});
+    put_all(
+        s,
+        &[
+            coded(
+                "t1",
+                json!({"text": "Heart rate",
+                               "coding": [{"system": "http://loinc.org", "code": "8867-4"}]}),
+            ),
+            coded(
+                "t2",
+                json!({"coding": [{"system": "http://loinc.org", "code": "8480-6",
+                                            "display": "Systolic blood pressure"}]}),
+            ),
+            coded(
+                "t3",
+                json!({"coding": [{"code": "x", "display": "Fréquence cardiaque"}]}),
+            ),
+            coded(
+                "t4",
+                json!({"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}),
+            ),
+        ],
+    )
+    .await;
+    check(
+        s,
+        &[
+            // A case- and accent-insensitive prefix of the text or a display.
+            ("Observation?code:text=heart", &["t1"]),
+            ("Observation?code:text=HEART%20R", &["t1"]),
+            ("Observation?code:text=systolic", &["t2"]),
+            ("Observation?code:text=frequence", &["t3"]),
+            ("Observation?code:text=FRÉQ", &["t3"]),
+            ("Observation?code:text=heart,systolic", &["t1", "t2"]),
+            ("Observation?code:text=rate", &[]),
+            ("Observation?code:text=heart&code=8867-4", &["t1"]),
+            ("Observation?code=8867-4", &["t1", "t4"]),
+        ],
+    )
+    .await;
+}
+backend_test!(token_text_case, token_text);

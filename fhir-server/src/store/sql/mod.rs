@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{
     Criterion, CurrentState, HistoryPage, HistoryQuery, HistoryScope, NewVersion, SearchPage,
-    StoreError, StoredResource, WriteTx,
+    SearchQuery, StoreError, StoredResource, WriteTx,
 };
 
 /// What differs between the SQL of SQLite and of PostgreSQL.
@@ -436,7 +436,7 @@ async fn insert_index_rows(
         by_table[table_of(&row.3.value)].push(row);
     }
     const COLUMNS: [&str; 7] = [
-        "param, system, code",
+        "param, system, code, text",
         "param, target_type, target_id, url",
         "param, normalized, exact",
         "param, start_at, end_at",
@@ -476,9 +476,11 @@ async fn insert_index_rows(
 
 fn push_index_values(q: &mut Query, value: &IndexValue) {
     match value {
-        IndexValue::Token { system, code, .. } => {
+        IndexValue::Token { system, code, text } => {
             q.sql(", ").arg(Arg::OptText(system.clone()));
             q.sql(", ").arg(Arg::OptText(code.clone()));
+            let text = text.as_deref().map(fhir_model::index::normalize);
+            q.sql(", ").arg(Arg::OptText(text));
         }
         IndexValue::Reference {
             target_type,
@@ -577,17 +579,13 @@ impl SqlReader {
     pub async fn search(
         &self,
         res_type: &str,
-        criteria: &[Criterion],
-        count: usize,
-        after: Option<i64>,
+        query: &SearchQuery,
     ) -> Result<SearchPage, StoreError> {
         search::search(
             &mut *self.pool.acquire().await?,
             self.dialect,
             res_type,
-            criteria,
-            count,
-            after,
+            query,
         )
         .await
     }

@@ -22,15 +22,28 @@
 //! Numbers and quantities: `eq`/`ne` against the precision range `[low, high)`, the
 //! other prefixes against the value, `ap` within `[low, high]`. Quantity units are
 //! compared as written (no UCUM conversion).
+//!
+//! Token `:text` is a prefix match on `idx_token.text`, the display text normalized
+//! (lower case, accents removed). That column came with migration 0002: index rows
+//! written before it have no text, so resources stored earlier are not found by `:text`
+//! until they are re-indexed (written again).
+//!
+//! `_include` and `_revinclude` follow `idx_reference` rows (`target_type`, `target_id`)
+//! from the page's matches only; `:iterate` values are applied again to what was just
+//! included, until nothing new is found. Each resource appears once (a match is never
+//! also an include), and at most `include_limit` are included: the page then says it was
+//! truncated.
 
 use sqlx::AnyConnection;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use fhir_model::search_params::SearchParamKind;
 
 use super::{Arg, Dialect, Query, VERSION_COLUMNS, stored};
 use crate::store::{
-    Criterion, DateMatch, NumberMatch, Prefix, SearchPage, StoreError, StringMode, UriMode,
+    Criterion, DateMatch, Include, NumberMatch, Prefix, SearchPage, SearchQuery, StoreError,
+    StoredResource, StringMode, UriMode,
 };
 
 /// The column `resource.last_updated`, searched as the date parameter `_lastUpdated`.
@@ -268,6 +281,20 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
             exists_open(q, table, res_type, param);
             q.sql("1 = 1))");
         }
+        Criterion::TokenText { param, values } => {
+            exists_open(q, "idx_token", res_type, param);
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    q.sql(" OR ");
+                }
+                // Prefix match on the normalized text: [v, v + U+10FFFF).
+                q.sql("(i.text >= ").text(v.clone());
+                q.sql(" AND i.text < ")
+                    .text(format!("{v}\u{10FFFF}"))
+                    .sql(")");
+            }
+            q.sql("))");
+        }
         Criterion::Not(inner) => {
             q.sql("NOT (");
             push_criterion(q, res_type, inner);
@@ -381,18 +408,32 @@ fn exists_open(q: &mut Query, table: &str, res_type: &str, param: &str) {
         .sql(" AND (");
 }
 
-/// A page of current resources matching all criteria, in key order.
+/// A page of current resources matching all criteria, in key order, with the total
+/// and the included resources the query asks for.
 pub(super) async fn search(
     conn: &mut AnyConnection,
     dialect: Dialect,
     res_type: &str,
-    criteria: &[Criterion],
-    count: usize,
-    after: Option<i64>,
+    query: &SearchQuery,
 ) -> Result<SearchPage, StoreError> {
-    let mut count_q = Query::new(dialect, "SELECT COUNT(*) FROM resource r WHERE ");
-    push_matches(&mut count_q, res_type, criteria);
-    let total: i64 = count_q.build().fetch_one(&mut *conn).await?.try_get(0)?;
+    let criteria = &query.criteria;
+    let total = if query.total {
+        let mut count_q = Query::new(dialect, "SELECT COUNT(*) FROM resource r WHERE ");
+        push_matches(&mut count_q, res_type, criteria);
+        Some(count_q.build().fetch_one(&mut *conn).await?.try_get(0)?)
+    } else {
+        None
+    };
+    let mut page = SearchPage {
+        resources: Vec::new(),
+        next: None,
+        total,
+        included: Vec::new(),
+        includes_truncated: false,
+    };
+    if query.count == 0 {
+        return Ok(page);
+    }
 
     let mut q = Query::new(
         dialect,
@@ -401,27 +442,121 @@ pub(super) async fn search(
         ),
     );
     push_matches(&mut q, res_type, criteria);
-    if let Some(after) = after {
+    if let Some(after) = query.after {
         q.sql(" AND r.pk > ").arg(Arg::Int(after));
     }
     q.sql(" ORDER BY r.pk LIMIT ")
-        .arg(Arg::Int(count as i64 + 1));
-    let rows = q.build().fetch_all(&mut *conn).await?;
+        .arg(Arg::Int(query.count as i64 + 1));
+    let (mut resources, mut keys) = stored_with_keys(q.build().fetch_all(&mut *conn).await?)?;
+    if resources.len() > query.count {
+        resources.truncate(query.count);
+        keys.truncate(query.count);
+        page.next = keys.last().copied();
+    }
+    page.resources = resources;
+    if !keys.is_empty() && (!query.include.is_empty() || !query.revinclude.is_empty()) {
+        (page.included, page.includes_truncated) = includes(conn, dialect, &keys, query).await?;
+    }
+    Ok(page)
+}
+
+fn stored_with_keys(rows: Vec<AnyRow>) -> Result<(Vec<StoredResource>, Vec<i64>), StoreError> {
     let mut resources = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     for row in &rows {
         resources.push(stored(row)?);
         keys.push(row.try_get::<i64, _>(7)?);
     }
-    let next = if resources.len() > count {
-        resources.truncate(count);
-        keys.get(count.wrapping_sub(1)).copied()
+    Ok((resources, keys))
+}
+
+/// The resources `_include`/`_revinclude` add to a page whose matches have the keys
+/// `matches`, and whether the limit cut them short.
+async fn includes(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    matches: &[i64],
+    query: &SearchQuery,
+) -> Result<(Vec<StoredResource>, bool), StoreError> {
+    let specs: Vec<(bool, &Include)> = query
+        .include
+        .iter()
+        .map(|i| (false, i))
+        .chain(query.revinclude.iter().map(|i| (true, i)))
+        .collect();
+    let mut seen: Vec<i64> = matches.to_vec();
+    let mut included = Vec::new();
+    let mut sources: Vec<i64> = matches.to_vec();
+    let mut first_round = true;
+    while !sources.is_empty() {
+        let mut found = Vec::new();
+        for (reverse, spec) in &specs {
+            if !first_round && !spec.iterate {
+                continue;
+            }
+            let room = query.include_limit.saturating_sub(included.len());
+            let mut q = include_query(dialect, *reverse, spec, &sources, &seen);
+            q.arg(Arg::Int(room as i64 + 1));
+            let (resources, keys) = stored_with_keys(q.build().fetch_all(&mut *conn).await?)?;
+            if resources.len() > room {
+                included.extend(resources.into_iter().take(room));
+                return Ok((included, true));
+            }
+            seen.extend(&keys);
+            found.extend(keys);
+            included.extend(resources);
+        }
+        first_round = false;
+        sources = found;
+    }
+    Ok((included, false))
+}
+
+/// The current resources one include value reaches from `sources` (internal keys),
+/// except those in `seen`, in key order; ends with `LIMIT` awaiting its argument.
+fn include_query(
+    dialect: Dialect,
+    reverse: bool,
+    spec: &Include,
+    sources: &[i64],
+    seen: &[i64],
+) -> Query {
+    let mut q = Query::new(
+        dialect,
+        &format!(
+            "SELECT {VERSION_COLUMNS}, r.pk FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version = r.version WHERE r.deleted = 0 AND r.pk IN (SELECT "
+        ),
+    );
+    // `t` is the referenced resource; `i` the reference row of the referring one.
+    q.sql(if reverse { "i.res_pk" } else { "t.pk" });
+    q.sql(" FROM idx_reference i JOIN resource t ON t.res_type = i.target_type AND t.res_id = i.target_id WHERE ");
+    q.sql(if reverse {
+        "t.pk IN ("
     } else {
-        None
-    };
-    Ok(SearchPage {
-        resources,
-        next,
-        total,
-    })
+        "i.res_pk IN ("
+    });
+    push_keys(&mut q, sources);
+    q.sql(")");
+    if let Some(t) = &spec.source_type {
+        q.sql(" AND i.res_type = ").text(t.clone());
+    }
+    if let Some(p) = &spec.param {
+        q.sql(" AND i.param = ").text(p.clone());
+    }
+    if let Some(t) = &spec.target_type {
+        q.sql(" AND i.target_type = ").text(t.clone());
+    }
+    q.sql(") AND r.pk NOT IN (");
+    push_keys(&mut q, seen);
+    q.sql(") ORDER BY r.pk LIMIT ");
+    q
+}
+
+fn push_keys(q: &mut Query, keys: &[i64]) {
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            q.sql(", ");
+        }
+        q.arg(Arg::Int(*k));
+    }
 }

@@ -1,0 +1,252 @@
+//! Search Bundles ([search.html](https://hl7.org/fhir/R4/search.html)) for
+//! `GET [type]?…` and `POST [type]/_search`: criteria (`criteria.rs`), then the
+//! result parameters this module reads:
+//!
+//! - `_count` and the keyset cursor `_cursor` (the `next` link);
+//! - [`_include` and `_revinclude`](https://hl7.org/fhir/R4/search.html#include):
+//!   `Type:param`, `Type:param:Target`, `Type:*` and `*`, with `:iterate`. Included
+//!   resources come after the page's matches with `search.mode = include`, each once, for
+//!   that page's matches only. At most `max_count` (the configured largest page) are
+//!   included per page; beyond that an OperationOutcome entry (`search.mode = outcome`)
+//!   says the includes were cut short;
+//! - [`_total`](https://hl7.org/fhir/R4/search.html#total): `none` skips counting and
+//!   leaves out `Bundle.total`; `estimate` and `accurate` both give the exact count, as
+//!   does no `_total` at all;
+//! - [`_summary=count`](https://hl7.org/fhir/R4/search.html#summary): only
+//!   `Bundle.total`, no entries; the other `_summary` values and `_elements` shape each
+//!   entry's resource.
+//!
+//! Paging links are GET URLs carrying every parameter of the search, also for a POSTed
+//! one.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use fhir_model::outcome::{Issue, IssueType};
+use fhir_model::search_params::{SearchParamKind, search_param};
+use fhir_model::summary::{select_elements, summarize};
+use serde_json::{Value, json};
+
+use super::bundle::parse_content;
+use super::criteria::parse_criteria;
+use super::history;
+use crate::AppState;
+use crate::error::ApiError;
+use crate::http::negotiate::{Negotiated, negotiate};
+use crate::http::respond::value_response;
+use crate::store::{Include, SearchQuery, StoredResource};
+
+/// Runs a search of `res_type` with the given parameters (query string, and for a POST
+/// the form body too) and answers with the searchset Bundle.
+pub async fn respond(
+    state: &AppState,
+    res_type: &str,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    // `_summary=count` shapes the Bundle, not the resources: the negotiation of resource
+    // shaping does not see it.
+    let summary_count = pairs.iter().any(|(k, v)| k == "_summary" && v == "count");
+    let shaping: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, v)| !(k == "_summary" && v == "count"))
+        .cloned()
+        .collect();
+    let neg = negotiate(&shaping, headers)?;
+    let query = search_query(res_type, pairs, state, summary_count)?;
+    let page = state.store.search_with(res_type, &query).await?;
+
+    let base = &state.base_url;
+    let self_query = history::link_query(pairs, &[]);
+    let mut links =
+        vec![json!({"relation": "self", "url": format!("{base}/{res_type}{self_query}")})];
+    if let Some(next) = page.next {
+        let q = history::link_query(pairs, &[("_cursor", next.to_string())]);
+        links.push(json!({"relation": "next", "url": format!("{base}/{res_type}{q}")}));
+    }
+    // `_summary` and `_elements` shape each resource, not the Bundle around them.
+    let elements: Option<Vec<&str>> = neg
+        .elements
+        .as_ref()
+        .map(|e| e.iter().map(String::as_str).collect());
+    let entry = |s: &StoredResource, mode: &str| {
+        let mut resource = parse_content(s);
+        if let Some(summary) = neg.summary {
+            resource = summarize(&resource, summary);
+        }
+        if let Some(elements) = &elements {
+            resource = select_elements(&resource, elements);
+        }
+        json!({
+            "fullUrl": format!("{base}/{}/{}", s.res_type, s.id),
+            "resource": resource,
+            "search": {"mode": mode},
+        })
+    };
+    let mut entries: Vec<Value> = page.resources.iter().map(|s| entry(s, "match")).collect();
+    entries.extend(page.included.iter().map(|s| entry(s, "include")));
+    if page.includes_truncated {
+        let issue = Issue::warning(
+            IssueType::TooCostly,
+            format!(
+                "Only the first {} resources that _include/_revinclude reach from this page are included",
+                query.include_limit
+            ),
+        );
+        entries.push(json!({
+            "resource": {"resourceType": "OperationOutcome", "issue": [issue.to_json()]},
+            "search": {"mode": "outcome"},
+        }));
+    }
+    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset"});
+    if let Some(total) = page.total {
+        bundle["total"] = json!(total);
+    }
+    bundle["link"] = Value::Array(links);
+    if !entries.is_empty() {
+        bundle["entry"] = Value::Array(entries);
+    }
+    let neg = Negotiated {
+        summary: None,
+        elements: None,
+        ..neg
+    };
+    value_response(StatusCode::OK, &bundle, &neg)
+}
+
+/// The store query of a search: criteria, page, total and includes.
+fn search_query(
+    res_type: &str,
+    pairs: &[(String, String)],
+    state: &AppState,
+    summary_count: bool,
+) -> Result<SearchQuery, ApiError> {
+    let criteria = parse_criteria(res_type, pairs, &state.base_url)?;
+    let count = history::page_size(pairs, &state.config)?;
+    let after = get(pairs, "_cursor")
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(IssueType::Value, "Invalid _cursor"))
+        })
+        .transpose()?;
+    let total = match get(pairs, "_total") {
+        None | Some("estimate" | "accurate") => true,
+        Some("none") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                IssueType::Value,
+                format!("_total must be none, estimate or accurate, not '{other}'"),
+            ));
+        }
+    };
+    let mut include = Vec::new();
+    let mut revinclude = Vec::new();
+    for (name, value) in pairs {
+        let (list, iterate) = match name.as_str() {
+            "_include" => (&mut include, false),
+            "_include:iterate" => (&mut include, true),
+            "_revinclude" => (&mut revinclude, false),
+            "_revinclude:iterate" => (&mut revinclude, true),
+            _ => continue,
+        };
+        list.push(parse_include(name, value, iterate)?);
+    }
+    Ok(SearchQuery {
+        criteria,
+        count: if summary_count { 0 } else { count },
+        after,
+        total: total || summary_count,
+        include,
+        revinclude,
+        include_limit: state.config.max_count,
+    })
+}
+
+fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `*`, `Type:*`, `Type:param` or `Type:param:Target`, where `param` is a reference
+/// search parameter of `Type`.
+pub fn parse_include(name: &str, value: &str, iterate: bool) -> Result<Include, ApiError> {
+    let invalid = |why: &str| {
+        ApiError::bad_request(
+            IssueType::Value,
+            format!("Invalid {name} value '{value}': {why}"),
+        )
+    };
+    if value == "*" {
+        return Ok(Include {
+            source_type: None,
+            param: None,
+            target_type: None,
+            iterate,
+        });
+    }
+    let mut parts = value.split(':');
+    let (Some(source), Some(param), target, None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid("expected Type:param[:targetType] or *"));
+    };
+    if !fhir_model::definitions::is_resource_type(source) {
+        return Err(invalid("unknown resource type"));
+    }
+    if let Some(t) = target
+        && !fhir_model::definitions::is_resource_type(t)
+    {
+        return Err(invalid("unknown target resource type"));
+    }
+    let param = if param == "*" {
+        None
+    } else {
+        match search_param(source, param) {
+            Some(p) if p.kind == SearchParamKind::Reference => Some(param.to_owned()),
+            _ => return Err(invalid("not a reference search parameter of that type")),
+        }
+    };
+    Ok(Include {
+        source_type: Some(source.to_owned()),
+        param,
+        target_type: target.map(str::to_owned),
+        iterate,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_forms() {
+        let i = parse_include("_include", "Observation:subject:Patient", false).unwrap();
+        assert_eq!(
+            i,
+            Include {
+                source_type: Some("Observation".into()),
+                param: Some("subject".into()),
+                target_type: Some("Patient".into()),
+                iterate: false
+            }
+        );
+        let i = parse_include("_include", "*", true).unwrap();
+        assert_eq!((i.source_type, i.param, i.iterate), (None, None, true));
+        let i = parse_include("_revinclude", "Condition:*", false).unwrap();
+        assert_eq!(
+            (i.source_type.as_deref(), i.param),
+            (Some("Condition"), None)
+        );
+        for bad in [
+            "Observation",
+            "Observation:code",
+            "Observation:nonsense",
+            "Nope:subject",
+            "Observation:subject:Nope",
+            "Observation:subject:Patient:x",
+        ] {
+            assert!(parse_include("_include", bad, false).is_err(), "{bad}");
+        }
+    }
+}
