@@ -142,7 +142,7 @@ pub async fn create(
     let outcome = match criteria {
         // Unconditional: prepared here, so the write job only writes.
         None => {
-            let id = uuid::Uuid::new_v4().to_string();
+            let id = interactions::new_id();
             let (new, stored) = interactions::prepare_version(
                 &res_type,
                 &id,

@@ -358,7 +358,7 @@ async fn run_transaction(
                     }
                     None => None,
                 };
-                let id = existing.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                let id = existing.unwrap_or_else(interactions::new_id);
                 assigned[i] = Some(id.clone());
                 Some(format!("{res_type}/{id}"))
             }
@@ -379,7 +379,7 @@ async fn run_transaction(
                         .get("id")
                         .and_then(Value::as_str)
                         .map(str::to_owned)
-                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                        .unwrap_or_else(interactions::new_id),
                     1 => found[0].clone(),
                     n => {
                         return Err(at(ApiError::precondition_failed(
@@ -696,7 +696,7 @@ async fn prepare_plain(
     for entry in &entries {
         let id = match &entry.action {
             Action::Create { res_type, .. } => {
-                let id = uuid::Uuid::new_v4().to_string();
+                let id = interactions::new_id();
                 if let Some(full_url) = &entry.full_url {
                     ids.insert(full_url.clone(), format!("{res_type}/{id}"));
                 }

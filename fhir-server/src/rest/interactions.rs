@@ -28,6 +28,14 @@ pub enum Patch {
     FhirPath(Value),
 }
 
+/// A new server-assigned logical id: a UUID v7, whose leading bits are the time, so new
+/// ids land at the end of the `(res_type, res_id)` index instead of on random pages (at
+/// import rates that halves the pages each commit writes). The time it reveals is the
+/// resource's `meta.lastUpdated`, which is public anyway.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// 412 for an `If-Match` that names another version than the current one.
 fn version_mismatch(expected: i64, current: i64) -> ApiError {
     ApiError::precondition_failed(
@@ -173,7 +181,7 @@ pub async fn create(
             }
         }
     }
-    let id = assigned_id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let id = assigned_id.map_or_else(new_id, str::to_owned);
     let stored = put_version(tx, res_type, &id, resource, None, "POST", now).await?;
     Ok(WriteOutcome {
         status: StatusCode::CREATED,
