@@ -9,8 +9,13 @@
 //! [prefixes](https://hl7.org/fhir/R4/search.html#prefix) `eq ne gt lt ge le sa eb ap` on
 //! dates, numbers and quantities, and the modifiers `:missing` (every type), `:exact` and
 //! `:contains` (string), `:not` and `:text` (token), `:[Type]` (reference), `:below` and
-//! `:above` (uri). Other types and modifiers (composite, special, chains) are refused
-//! with a clear 400 rather than silently ignored.
+//! `:above` (uri); [chains](https://hl7.org/fhir/R4/search.html#chaining)
+//! (`subject:Patient.name`, `subject.name` over every target type of `subject` that has
+//! `name`, multi-hop) and [`_has`](https://hl7.org/fhir/R4/search.html#has) (nested too).
+//! Other types and modifiers (composite, special) are refused with a clear 400 (issue
+//! type `not-supported`) by [`parse_criteria`], which conditional interactions use;
+//! search may instead ignore and report them ([`Handling::Lenient`]). An invalid value
+//! is a 400 (`value`) either way.
 //!
 //! Token `:text` is a case- and accent-insensitive prefix match on the display text
 //! (CodeableConcept.text, Coding.display, Identifier.type.text). That text is indexed
@@ -77,9 +82,10 @@ pub fn split_or(value: &str) -> Vec<String> {
     out
 }
 
-/// Parses `name=value&…` pairs (already percent-decoded) into criteria for `res_type`.
-/// Result-shaping parameters are skipped. `base_url` turns absolute references to this
-/// server into relative ones.
+/// Parses `name=value&…` pairs (already percent-decoded) into criteria for `res_type`,
+/// strictly: an unknown parameter or unsupported modifier is a 400, as conditional
+/// interactions need. Result-shaping parameters are skipped. `base_url` turns absolute
+/// references to this server into relative ones.
 pub fn parse_criteria(
     res_type: &str,
     pairs: &[(String, String)],
@@ -95,138 +101,346 @@ pub fn parse_criteria_at(
     base_url: &str,
     now_ms: i64,
 ) -> Result<Vec<Criterion>, ApiError> {
+    parse_search_criteria_at(res_type, pairs, base_url, Handling::Strict, now_ms)
+        .map(|(criteria, _)| criteria)
+}
+
+/// How a search treats parameters it does not know or support
+/// ([`Prefer: handling`](https://hl7.org/fhir/R4/search.html#errors)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handling {
+    /// `handling=strict`: refused with a 400.
+    Strict,
+    /// `handling=lenient` (the default for search): ignored, and reported.
+    Lenient,
+}
+
+impl Handling {
+    /// The `handling` preference of the `Prefer` header values; lenient when absent.
+    pub fn from_prefer<'a>(values: impl IntoIterator<Item = &'a str>) -> Handling {
+        let strict = values
+            .into_iter()
+            .flat_map(|v| v.split([',', ';']))
+            .filter_map(|p| p.trim().split_once('='))
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("handling"))
+            .last()
+            .is_some_and(|(_, v)| v.trim().trim_matches('"').eq_ignore_ascii_case("strict"));
+        if strict {
+            Handling::Strict
+        } else {
+            Handling::Lenient
+        }
+    }
+}
+
+/// A search parameter a lenient search ignored: its name and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// The parameter name as given (`name:modifier`, chain included).
+    pub name: String,
+    /// Why it was ignored.
+    pub diagnostics: String,
+}
+
+/// [`parse_criteria`] for a search: with [`Handling::Lenient`], an unknown parameter or
+/// unsupported modifier is left out and listed (every pair with that name) instead of
+/// refused. An invalid value of a known parameter is refused either way.
+pub fn parse_search_criteria(
+    res_type: &str,
+    pairs: &[(String, String)],
+    base_url: &str,
+    handling: Handling,
+) -> Result<(Vec<Criterion>, Vec<Ignored>), ApiError> {
+    parse_search_criteria_at(res_type, pairs, base_url, handling, now_millis())
+}
+
+fn parse_search_criteria_at(
+    res_type: &str,
+    pairs: &[(String, String)],
+    base_url: &str,
+    handling: Handling,
+    now_ms: i64,
+) -> Result<(Vec<Criterion>, Vec<Ignored>), ApiError> {
     let mut criteria = Vec::new();
+    let mut ignored: Vec<Ignored> = Vec::new();
     for (name, value) in pairs {
         if RESULT_PARAMETERS.contains(&name.as_str()) {
             continue;
         }
-        let (code, modifier) = match name.split_once(':') {
-            Some((c, m)) => (c, Some(m)),
-            None => (name.as_str(), None),
+        match parse_one(res_type, name, value, base_url, now_ms) {
+            Ok(c) => criteria.push(c),
+            Err(e)
+                if handling == Handling::Lenient
+                    && e.issues.iter().all(|i| i.code == IssueType::NotSupported) =>
+            {
+                if !ignored.iter().any(|i| &i.name == name) {
+                    ignored.push(Ignored {
+                        name: name.clone(),
+                        diagnostics: e
+                            .issues
+                            .iter()
+                            .map(|i| i.diagnostics.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    });
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((criteria, ignored))
+}
+
+/// Whether `res_type` has the search parameter `code` (`_id` included).
+fn has_param(res_type: &str, code: &str) -> bool {
+    code == "_id" || search_param(res_type, code).is_some()
+}
+
+/// One `name=value` pair as a criterion on `res_type`: a plain parameter, a
+/// [chain](https://hl7.org/fhir/R4/search.html#chaining) or a
+/// [`_has`](https://hl7.org/fhir/R4/search.html#has).
+fn parse_one(
+    res_type: &str,
+    name: &str,
+    value: &str,
+    base_url: &str,
+    now_ms: i64,
+) -> Result<Criterion, ApiError> {
+    if let Some(rest) = name.strip_prefix("_has:") {
+        return parse_has(res_type, name, rest, value, base_url, now_ms);
+    }
+    if let Some((head, chained)) = name.split_once('.') {
+        return parse_chain(res_type, name, head, chained, value, base_url, now_ms);
+    }
+    let (code, modifier) = match name.split_once(':') {
+        Some((c, m)) => (c, Some(m)),
+        None => (name, None),
+    };
+    if code == "_id" {
+        if modifier.is_some() {
+            return Err(unsupported(name));
+        }
+        return Ok(Criterion::Id(split_or(value)));
+    }
+    let Some(param) = search_param(res_type, code) else {
+        return Err(unknown(res_type, code));
+    };
+    let param_code = code.to_owned();
+    if modifier == Some("missing") {
+        if matches!(
+            param.kind,
+            SearchParamKind::Composite | SearchParamKind::Special
+        ) {
+            return Err(unsupported(name));
+        }
+        let missing = match value {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(invalid_value(name, value, "true or false"));
+            }
         };
-        if code == "_id" {
+        return Ok(Criterion::Missing {
+            param: param_code,
+            kind: param.kind,
+            missing,
+        });
+    }
+    let values = split_or(value);
+    let criterion = match (param.kind, modifier) {
+        (SearchParamKind::Token, None | Some("not")) => {
+            let token = Criterion::Token {
+                param: param_code,
+                values: values.iter().map(|v| token_match(v)).collect(),
+            };
             if modifier.is_some() {
+                Criterion::Not(Box::new(token))
+            } else {
+                token
+            }
+        }
+        (SearchParamKind::Token, Some("text")) => Criterion::TokenText {
+            param: param_code,
+            values: values.iter().map(|v| normalize(v)).collect(),
+        },
+        (SearchParamKind::Reference, modifier) => {
+            if let Some(m) = modifier
+                && !fhir_model::definitions::is_resource_type(m)
+            {
                 return Err(unsupported(name));
             }
-            criteria.push(Criterion::Id(split_or(value)));
-            continue;
+            Criterion::Reference {
+                param: param_code,
+                values: values
+                    .iter()
+                    .map(|v| reference_match(v, modifier, base_url))
+                    .collect(),
+            }
         }
-        let Some(param) = search_param(res_type, code) else {
+        (SearchParamKind::String, None | Some("exact") | Some("contains")) => {
+            let mode = match modifier {
+                None => StringMode::Prefix,
+                Some("exact") => StringMode::Exact,
+                _ => StringMode::Contains,
+            };
+            Criterion::String {
+                param: param_code,
+                values: if mode == StringMode::Exact {
+                    values
+                } else {
+                    values.iter().map(|v| normalize(v)).collect()
+                },
+                mode,
+            }
+        }
+        (SearchParamKind::Uri, None | Some("below") | Some("above")) => Criterion::Uri {
+            param: param_code,
+            values,
+            mode: match modifier {
+                None => UriMode::Exact,
+                Some("below") => UriMode::Below,
+                _ => UriMode::Above,
+            },
+        },
+        (SearchParamKind::Date, None) => Criterion::Date {
+            param: param_code,
+            values: values
+                .iter()
+                .map(|v| {
+                    date_match(v, now_ms)
+                        .ok_or_else(|| invalid_value(name, v, "a FHIR date or dateTime"))
+                })
+                .collect::<Result<_, _>>()?,
+        },
+        (SearchParamKind::Number, None) => Criterion::Number {
+            param: param_code,
+            values: values
+                .iter()
+                .map(|v| number_match(v).ok_or_else(|| invalid_value(name, v, "a number")))
+                .collect::<Result<_, _>>()?,
+        },
+        (SearchParamKind::Quantity, None) => Criterion::Quantity {
+            param: param_code,
+            values: values
+                .iter()
+                .map(|v| {
+                    quantity_match(v)
+                        .ok_or_else(|| invalid_value(name, v, "[prefix]number[|system|code]"))
+                })
+                .collect::<Result<_, _>>()?,
+        },
+        _ => return Err(unsupported(name)),
+    };
+    Ok(criterion)
+}
+
+/// `param[:Type].chained` (`head` is `param[:Type]`): the targets are `Type`, or every
+/// target type of `param` that has the first parameter of `chained`.
+fn parse_chain(
+    res_type: &str,
+    name: &str,
+    head: &str,
+    chained: &str,
+    value: &str,
+    base_url: &str,
+    now_ms: i64,
+) -> Result<Criterion, ApiError> {
+    let (code, type_modifier) = match head.split_once(':') {
+        Some((c, m)) => (c, Some(m)),
+        None => (head, None),
+    };
+    let Some(param) = search_param(res_type, code) else {
+        return Err(unknown(res_type, code));
+    };
+    if param.kind != SearchParamKind::Reference {
+        return Err(ApiError::bad_request(
+            IssueType::NotSupported,
+            format!("'{name}': only reference parameters can be chained, and '{code}' is not one"),
+        ));
+    }
+    let types: Vec<&str> = match type_modifier {
+        Some(t)
+            if fhir_model::definitions::is_resource_type(t)
+                && (param.targets.is_empty() || param.targets.iter().any(|p| p == t)) =>
+        {
+            vec![t]
+        }
+        Some(_) => return Err(unsupported(name)),
+        None => param.targets.iter().map(String::as_str).collect(),
+    };
+    let next_code = chained
+        .split(['.', ':'])
+        .next()
+        .expect("split yields at least one part");
+    let mut targets = Vec::new();
+    for t in types {
+        if has_param(t, next_code) {
+            targets.push((
+                t.to_owned(),
+                parse_one(t, chained, value, base_url, now_ms)?,
+            ));
+        }
+    }
+    if targets.is_empty() {
+        return Err(ApiError::bad_request(
+            IssueType::NotSupported,
+            format!("'{name}': no target type of '{code}' has the search parameter '{next_code}'"),
+        ));
+    }
+    Ok(Criterion::Chain {
+        param: code.to_owned(),
+        targets,
+    })
+}
+
+/// `_has:Type:param:criterion` (`rest` is what follows `_has:`): a `Type` refers to the
+/// resource through its reference parameter `param` and matches `criterion`.
+fn parse_has(
+    res_type: &str,
+    name: &str,
+    rest: &str,
+    value: &str,
+    base_url: &str,
+    now_ms: i64,
+) -> Result<Criterion, ApiError> {
+    let mut parts = rest.splitn(3, ':');
+    let (Some(source), Some(code), Some(inner)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(ApiError::bad_request(
+            IssueType::NotSupported,
+            format!("'{name}': expected _has:Type:param:criterion"),
+        ));
+    };
+    if !fhir_model::definitions::is_resource_type(source) {
+        return Err(ApiError::bad_request(
+            IssueType::NotSupported,
+            format!("'{name}': unknown resource type '{source}'"),
+        ));
+    }
+    match search_param(source, code) {
+        Some(p)
+            if p.kind == SearchParamKind::Reference
+                && (p.targets.is_empty() || p.targets.iter().any(|t| t == res_type)) => {}
+        _ => {
             return Err(ApiError::bad_request(
                 IssueType::NotSupported,
-                format!("Unknown search parameter '{code}' for resource type {res_type}"),
+                format!(
+                    "'{name}': '{code}' is not a reference parameter of {source} to {res_type}"
+                ),
             ));
-        };
-        let param_code = code.to_owned();
-        if modifier == Some("missing") {
-            if matches!(
-                param.kind,
-                SearchParamKind::Composite | SearchParamKind::Special
-            ) {
-                return Err(unsupported(name));
-            }
-            let missing = match value.as_str() {
-                "true" => true,
-                "false" => false,
-                _ => {
-                    return Err(invalid_value(name, value, "true or false"));
-                }
-            };
-            criteria.push(Criterion::Missing {
-                param: param_code,
-                kind: param.kind,
-                missing,
-            });
-            continue;
         }
-        let values = split_or(value);
-        let criterion = match (param.kind, modifier) {
-            (SearchParamKind::Token, None | Some("not")) => {
-                let token = Criterion::Token {
-                    param: param_code,
-                    values: values.iter().map(|v| token_match(v)).collect(),
-                };
-                if modifier.is_some() {
-                    Criterion::Not(Box::new(token))
-                } else {
-                    token
-                }
-            }
-            (SearchParamKind::Token, Some("text")) => Criterion::TokenText {
-                param: param_code,
-                values: values.iter().map(|v| normalize(v)).collect(),
-            },
-            (SearchParamKind::Reference, modifier) => {
-                if let Some(m) = modifier
-                    && !fhir_model::definitions::is_resource_type(m)
-                {
-                    return Err(unsupported(name));
-                }
-                Criterion::Reference {
-                    param: param_code,
-                    values: values
-                        .iter()
-                        .map(|v| reference_match(v, modifier, base_url))
-                        .collect(),
-                }
-            }
-            (SearchParamKind::String, None | Some("exact") | Some("contains")) => {
-                let mode = match modifier {
-                    None => StringMode::Prefix,
-                    Some("exact") => StringMode::Exact,
-                    _ => StringMode::Contains,
-                };
-                Criterion::String {
-                    param: param_code,
-                    values: if mode == StringMode::Exact {
-                        values
-                    } else {
-                        values.iter().map(|v| normalize(v)).collect()
-                    },
-                    mode,
-                }
-            }
-            (SearchParamKind::Uri, None | Some("below") | Some("above")) => Criterion::Uri {
-                param: param_code,
-                values,
-                mode: match modifier {
-                    None => UriMode::Exact,
-                    Some("below") => UriMode::Below,
-                    _ => UriMode::Above,
-                },
-            },
-            (SearchParamKind::Date, None) => Criterion::Date {
-                param: param_code,
-                values: values
-                    .iter()
-                    .map(|v| {
-                        date_match(v, now_ms)
-                            .ok_or_else(|| invalid_value(name, v, "a FHIR date or dateTime"))
-                    })
-                    .collect::<Result<_, _>>()?,
-            },
-            (SearchParamKind::Number, None) => Criterion::Number {
-                param: param_code,
-                values: values
-                    .iter()
-                    .map(|v| number_match(v).ok_or_else(|| invalid_value(name, v, "a number")))
-                    .collect::<Result<_, _>>()?,
-            },
-            (SearchParamKind::Quantity, None) => Criterion::Quantity {
-                param: param_code,
-                values: values
-                    .iter()
-                    .map(|v| {
-                        quantity_match(v)
-                            .ok_or_else(|| invalid_value(name, v, "[prefix]number[|system|code]"))
-                    })
-                    .collect::<Result<_, _>>()?,
-            },
-            _ => return Err(unsupported(name)),
-        };
-        criteria.push(criterion);
     }
-    Ok(criteria)
+    Ok(Criterion::Has {
+        source_type: source.to_owned(),
+        param: code.to_owned(),
+        criterion: Box::new(parse_one(source, inner, value, base_url, now_ms)?),
+    })
+}
+
+fn unknown(res_type: &str, code: &str) -> ApiError {
+    ApiError::bad_request(
+        IssueType::NotSupported,
+        format!("Unknown search parameter '{code}' for resource type {res_type}"),
+    )
 }
 
 fn unsupported(name: &str) -> ApiError {
@@ -617,5 +831,102 @@ mod tests {
         );
         assert!(parse_criteria("Patient", &query_pairs("gender:missing=maybe"), "").is_err());
         assert!(parse_criteria("Patient", &query_pairs("birthdate:exact=2020"), "").is_err());
+    }
+
+    #[test]
+    fn chains_type_each_hop_by_its_target() {
+        let c = parse_criteria(
+            "Observation",
+            &query_pairs("subject:Patient.organization.name=Acme"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            [Criterion::Chain {
+                param: "subject".into(),
+                targets: vec![(
+                    "Patient".into(),
+                    Criterion::Chain {
+                        param: "organization".into(),
+                        targets: vec![(
+                            "Organization".into(),
+                            Criterion::String {
+                                param: "name".into(),
+                                values: vec!["acme".into()],
+                                mode: StringMode::Prefix
+                            }
+                        )]
+                    }
+                )]
+            }]
+        );
+        // Without a type: every target type that has the parameter.
+        let c = parse_criteria("Observation", &query_pairs("subject.name=x"), "").unwrap();
+        let Criterion::Chain { targets, .. } = &c[0] else {
+            panic!("{c:?}")
+        };
+        let types: Vec<&str> = targets.iter().map(|(t, _)| t.as_str()).collect();
+        assert!(
+            types.contains(&"Patient") && types.contains(&"Location"),
+            "{types:?}"
+        );
+        assert!(!types.contains(&"Group"), "{types:?}");
+    }
+
+    #[test]
+    fn has_nests() {
+        let c = parse_criteria(
+            "Organization",
+            &query_pairs("_has:Patient:organization:_has:Observation:patient:code=1"),
+            "",
+        )
+        .unwrap();
+        let Criterion::Has {
+            source_type,
+            param,
+            criterion,
+        } = &c[0]
+        else {
+            panic!("{c:?}")
+        };
+        assert_eq!(
+            (source_type.as_str(), param.as_str()),
+            ("Patient", "organization")
+        );
+        assert!(
+            matches!(&**criterion, Criterion::Has { source_type, .. } if source_type == "Observation")
+        );
+        for bad in ["_has:Observation:patient", "_has:Observation:code:code=1"] {
+            assert!(
+                parse_criteria("Patient", &query_pairs(bad), "").is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn lenient_search_ignores_unknown_parameters_but_not_invalid_values() {
+        let pairs = query_pairs("nonsense=1&gender:below=x&gender=male&nonsense=2");
+        let (c, ignored) = parse_search_criteria("Patient", &pairs, "", Handling::Lenient).unwrap();
+        assert_eq!(c.len(), 1);
+        let names: Vec<&str> = ignored.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["nonsense", "gender:below"]);
+        assert!(parse_search_criteria("Patient", &pairs, "", Handling::Strict).is_err());
+        let bad = query_pairs("birthdate=2020-13");
+        assert!(parse_search_criteria("Patient", &bad, "", Handling::Lenient).is_err());
+    }
+
+    #[test]
+    fn prefer_handling() {
+        assert_eq!(Handling::from_prefer([]), Handling::Lenient);
+        assert_eq!(
+            Handling::from_prefer(["return=minimal, handling=strict"]),
+            Handling::Strict
+        );
+        assert_eq!(
+            Handling::from_prefer(["handling=lenient"]),
+            Handling::Lenient
+        );
     }
 }

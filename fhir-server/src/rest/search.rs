@@ -16,8 +16,13 @@
 //!   `Bundle.total`, no entries; the other `_summary` values and `_elements` shape each
 //!   entry's resource.
 //!
-//! Paging links are GET URLs carrying every parameter of the search, also for a POSTed
-//! one.
+//! [`Prefer: handling`](https://hl7.org/fhir/R4/search.html#errors): `lenient` (the
+//! default) ignores unknown parameters, unsupported modifiers and the unsupported result
+//! parameters `_sort`, `_contained`, `_containedType`, with one OperationOutcome entry
+//! (`search.mode = outcome`, severity warning) for each; `strict` refuses them with a 400.
+//!
+//! Paging links are GET URLs carrying every parameter the search used (not the ignored
+//! ones), also for a POSTed one.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -27,7 +32,7 @@ use fhir_model::summary::{select_elements, summarize};
 use serde_json::{Value, json};
 
 use super::bundle::parse_content;
-use super::criteria::parse_criteria;
+use super::criteria::{Handling, Ignored, parse_search_criteria};
 use super::history;
 use crate::AppState;
 use crate::error::ApiError;
@@ -52,15 +57,27 @@ pub async fn respond(
         .cloned()
         .collect();
     let neg = negotiate(&shaping, headers)?;
-    let query = search_query(res_type, pairs, state, summary_count)?;
+    let handling = Handling::from_prefer(
+        headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let (query, ignored) = search_query(res_type, pairs, state, summary_count, handling)?;
     let page = state.store.search_with(res_type, &query).await?;
 
     let base = &state.base_url;
-    let self_query = history::link_query(pairs, &[]);
+    // The links carry only the parameters this search used.
+    let used: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| !ignored.iter().any(|i| &i.name == k))
+        .cloned()
+        .collect();
+    let self_query = history::link_query(&used, &[]);
     let mut links =
         vec![json!({"relation": "self", "url": format!("{base}/{res_type}{self_query}")})];
     if let Some(next) = page.next {
-        let q = history::link_query(pairs, &[("_cursor", next.to_string())]);
+        let q = history::link_query(&used, &[("_cursor", next.to_string())]);
         links.push(json!({"relation": "next", "url": format!("{base}/{res_type}{q}")}));
     }
     // `_summary` and `_elements` shape each resource, not the Bundle around them.
@@ -84,6 +101,19 @@ pub async fn respond(
     };
     let mut entries: Vec<Value> = page.resources.iter().map(|s| entry(s, "match")).collect();
     entries.extend(page.included.iter().map(|s| entry(s, "include")));
+    for i in &ignored {
+        let issue = Issue::warning(
+            IssueType::NotSupported,
+            format!(
+                "The search parameter '{}' was ignored: {}",
+                i.name, i.diagnostics
+            ),
+        );
+        entries.push(json!({
+            "resource": {"resourceType": "OperationOutcome", "issue": [issue.to_json()]},
+            "search": {"mode": "outcome"},
+        }));
+    }
     if page.includes_truncated {
         let issue = Issue::warning(
             IssueType::TooCostly,
@@ -113,14 +143,37 @@ pub async fn respond(
     value_response(StatusCode::OK, &bundle, &neg)
 }
 
-/// The store query of a search: criteria, page, total and includes.
+/// Result parameters this server does not support yet: refused with
+/// `Prefer: handling=strict`, otherwise ignored and reported.
+const UNSUPPORTED_RESULT_PARAMETERS: &[&str] = &["_sort", "_contained", "_containedType"];
+
+/// The store query of a search (criteria, page, total and includes) and the parameters
+/// it ignored (lenient handling).
 fn search_query(
     res_type: &str,
     pairs: &[(String, String)],
     state: &AppState,
     summary_count: bool,
-) -> Result<SearchQuery, ApiError> {
-    let criteria = parse_criteria(res_type, pairs, &state.base_url)?;
+    handling: Handling,
+) -> Result<(SearchQuery, Vec<Ignored>), ApiError> {
+    let (criteria, mut ignored) =
+        parse_search_criteria(res_type, pairs, &state.base_url, handling)?;
+    for name in UNSUPPORTED_RESULT_PARAMETERS {
+        if get(pairs, name).is_none() {
+            continue;
+        }
+        let diagnostics = "not supported yet".to_owned();
+        if handling == Handling::Strict {
+            return Err(ApiError::bad_request(
+                IssueType::NotSupported,
+                format!("The search parameter '{name}' is {diagnostics}"),
+            ));
+        }
+        ignored.push(Ignored {
+            name: (*name).to_owned(),
+            diagnostics,
+        });
+    }
     let count = history::page_size(pairs, &state.config)?;
     let after = get(pairs, "_cursor")
         .map(|v| {
@@ -150,7 +203,7 @@ fn search_query(
         };
         list.push(parse_include(name, value, iterate)?);
     }
-    Ok(SearchQuery {
+    let query = SearchQuery {
         criteria,
         count: if summary_count { 0 } else { count },
         after,
@@ -158,7 +211,8 @@ fn search_query(
         include,
         revinclude,
         include_limit: state.config.max_count,
-    })
+    };
+    Ok((query, ignored))
 }
 
 fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {

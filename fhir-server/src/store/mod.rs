@@ -141,6 +141,22 @@ pub enum Criterion {
     /// The negation of a criterion (token `:not`: resources without a matching value,
     /// including those with no value at all).
     Not(Box<Criterion>),
+    /// A [chained](https://hl7.org/fhir/R4/search.html#chaining) parameter
+    /// (`param[:Type].chained=…`): the reference `param` points to a current resource of
+    /// one of the target types that matches that type's criterion (one entry per target
+    /// type that has the chained parameter).
+    Chain {
+        param: String,
+        targets: Vec<(String, Criterion)>,
+    },
+    /// [Reverse chaining](https://hl7.org/fhir/R4/search.html#has)
+    /// (`_has:Type:param:criterion=…`): a current resource of `source_type` refers to this
+    /// one through its reference parameter `param` and matches `criterion`.
+    Has {
+        source_type: String,
+        param: String,
+        criterion: Box<Criterion>,
+    },
 }
 
 /// What a search asks of the store: the matches (a page of them, keyed by the internal

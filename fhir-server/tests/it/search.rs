@@ -1,6 +1,7 @@
 //! Search by date (and `_lastUpdated`), number and quantity with every prefix, the
 //! modifiers `:missing`, `:contains`, `:not`, `:text`, `:below` and `:above`, `_include`
-//! and `_revinclude`, `_total` and `_summary=count`, and `POST [type]/_search`
+//! and `_revinclude`, `_total` and `_summary=count`, chains and `_has`, `Prefer:
+//! handling`, and `POST [type]/_search`
 //! ([search.html](https://hl7.org/fhir/R4/search.html)): each query's exact matches.
 
 use reqwest::Method;
@@ -8,6 +9,14 @@ use serde_json::{Value, json};
 
 use crate::backend_test;
 use crate::support::{Reply, TestServer};
+
+/// A GET with `Prefer: handling=strict`.
+async fn get_strict(s: &TestServer, path: &str) -> Reply {
+    let r = s
+        .request(Method::GET, path)
+        .header("prefer", "handling=strict");
+    Reply::from(r.send().await.unwrap()).await
+}
 
 /// Creates (PUT) resources with fixed ids.
 async fn put_all(s: &TestServer, resources: &[Value]) {
@@ -229,7 +238,7 @@ async fn date_elements_and_errors(s: &TestServer) {
             .assert_outcome(400, "value");
     }
     for unsupported in ["gender:below=female", "birthdate:exact=1970"] {
-        s.get(&format!("Patient?{unsupported}"))
+        get_strict(s, &format!("Patient?{unsupported}"))
             .await
             .assert_outcome(400, "not-supported");
     }
@@ -793,8 +802,13 @@ async fn post_search(s: &TestServer) {
     assert_eq!(split_entries(&page2).0, ["Observation/o2"]);
     let r = post("Observation/_search", form, "_summary=count").await;
     assert_eq!(r.json()["total"], 4);
-    // Errors: a bad parameter, another media type, an unknown type.
-    post("Observation/_search", form, "nonsense=1")
+    // Errors: an unknown parameter (strict), another media type, an unknown type.
+    let r = s
+        .request(Method::POST, "Observation/_search")
+        .header("content-type", form)
+        .header("prefer", "handling=strict")
+        .body("nonsense=1");
+    Reply::from(r.send().await.unwrap())
         .await
         .assert_outcome(400, "not-supported");
     post("Observation/_search", "application/fhir+json", "{}")
@@ -850,3 +864,251 @@ async fn token_text(s: &TestServer) {
     .await;
 }
 backend_test!(token_text_case, token_text);
+
+/// org1 "Acme Health", org2 "Other Clinic"; p1 "Peter Smith" (org1), p2 "Paul Jones"
+/// (org2), p3 "Ann Peterson" (org2); loc1 "Peter Street"; o1 (p1, 1234-5), o2 (p2,
+/// 2222-2), o3 (loc1, 9999-9), o4 (p3, 1234-5), o5 (no subject, 1234-5).
+async fn chained_data(s: &TestServer) {
+    let patient = |id: &str, given: &str, family: &str, org: &str| {
+        json!({"resourceType": "Patient", "id": id,
+               "name": [{"given": [given], "family": family}],
+               "managingOrganization": {"reference": format!("Organization/{org}")}})
+    };
+    let code = |c: &str| json!({"coding": [{"system": "http://loinc.org", "code": c}]});
+    put_all(
+        s,
+        &[
+            json!({"resourceType": "Organization", "id": "org1", "name": "Acme Health"}),
+            json!({"resourceType": "Organization", "id": "org2", "name": "Other Clinic"}),
+            patient("p1", "Peter", "Smith", "org1"),
+            patient("p2", "Paul", "Jones", "org2"),
+            patient("p3", "Ann", "Peterson", "org2"),
+            json!({"resourceType": "Location", "id": "loc1", "name": "Peter Street"}),
+            observation("o1", json!({"code": code("1234-5")})),
+            observation(
+                "o2",
+                json!({"code": code("2222-2"), "subject": {"reference": "Patient/p2"}}),
+            ),
+            observation(
+                "o3",
+                json!({"code": code("9999-9"), "subject": {"reference": "Location/loc1"}}),
+            ),
+            observation(
+                "o4",
+                json!({"code": code("1234-5"), "subject": {"reference": "Patient/p3"}}),
+            ),
+            json!({"resourceType": "Observation", "id": "o5", "status": "final",
+                   "code": code("1234-5")}),
+        ],
+    )
+    .await;
+}
+
+async fn chains(s: &TestServer) {
+    chained_data(s).await;
+    check(
+        s,
+        &[
+            ("Observation?subject:Patient.name=peter", &["o1", "o4"]),
+            // No type: every target type of `subject` that has `name` (Patient, Location…).
+            ("Observation?subject.name=peter", &["o1", "o3", "o4"]),
+            ("Observation?subject:Location.name=peter", &["o3"]),
+            (
+                "Observation?subject:Patient.name=peter,paul",
+                &["o1", "o2", "o4"],
+            ),
+            ("Observation?subject:Patient.name:exact=Peter", &["o1"]),
+            ("Observation?patient.name=peter&code=1234-5", &["o1", "o4"]),
+            ("Observation?subject:Patient._id=p2", &["o2"]),
+            ("Observation?subject.name=nobody", &[]),
+            // Multi-hop.
+            (
+                "Observation?subject:Patient.organization.name=acme",
+                &["o1"],
+            ),
+            ("Observation?subject.organization.name=other", &["o2", "o4"]),
+            (
+                "Observation?subject:Patient.organization:Organization.name=acme,other",
+                &["o1", "o2", "o4"],
+            ),
+        ],
+    )
+    .await;
+    // A deleted target no longer matches.
+    let deleted = s
+        .request(Method::DELETE, "Patient/p3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    check(
+        s,
+        &[
+            ("Observation?subject:Patient.name=peter", &["o1"]),
+            ("Observation?subject.organization.name=other", &["o2"]),
+        ],
+    )
+    .await;
+    // Unknown chained parameters and chains on non-reference parameters are refused
+    // when strict; an invalid value always.
+    for bad in [
+        "subject.nonsense=x",
+        "subject:Patient.organization.nonsense=x",
+        "code.name=x",
+        "subject:Nope.name=x",
+        "subject:Practitioner.name=x",
+    ] {
+        get_strict(s, &format!("Observation?{bad}"))
+            .await
+            .assert_outcome(400, "not-supported");
+    }
+    s.get("Observation?subject:Patient.birthdate=2020-13")
+        .await
+        .assert_outcome(400, "value");
+}
+backend_test!(chains_case, chains);
+
+async fn reverse_chains(s: &TestServer) {
+    chained_data(s).await;
+    check(
+        s,
+        &[
+            (
+                "Patient?_has:Observation:patient:code=1234-5",
+                &["p1", "p3"],
+            ),
+            (
+                "Patient?_has:Observation:patient:code=1234-5,2222-2",
+                &["p1", "p2", "p3"],
+            ),
+            ("Patient?_has:Observation:subject:code=9999-9", &[]),
+            ("Location?_has:Observation:subject:code=9999-9", &["loc1"]),
+            ("Patient?_has:Observation:patient:code=nothing", &[]),
+            (
+                "Patient?_has:Observation:patient:code=1234-5&name=peter",
+                &["p1", "p3"],
+            ),
+            (
+                "Patient?_has:Observation:patient:code=1234-5&_has:Observation:patient:code=2222-2",
+                &[],
+            ),
+            // Nested: organizations of patients with a 1234-5 observation.
+            (
+                "Organization?_has:Patient:organization:_has:Observation:patient:code=1234-5",
+                &["org1", "org2"],
+            ),
+            // With a chain inside.
+            (
+                "Organization?_has:Patient:organization:name=peter",
+                &["org1", "org2"],
+            ),
+            (
+                "Patient?_has:Observation:subject:subject:Patient.name=paul",
+                &["p2"],
+            ),
+        ],
+    )
+    .await;
+    // A deleted referring resource no longer counts.
+    let deleted = s
+        .request(Method::DELETE, "Patient/p3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    check(
+        s,
+        &[
+            ("Patient?_has:Observation:patient:code=1234-5", &["p1"]),
+            (
+                "Organization?_has:Patient:organization:_has:Observation:patient:code=1234-5",
+                &["org1"],
+            ),
+        ],
+    )
+    .await;
+    for bad in [
+        "_has:Observation:patient",
+        "_has:Nope:patient:code=1",
+        "_has:Observation:code:code=1",
+        "_has:Observation:encounter:code=1",
+        "_has:Observation:patient:nonsense=1",
+    ] {
+        get_strict(s, &format!("Patient?{bad}"))
+            .await
+            .assert_outcome(400, "not-supported");
+    }
+    s.get("Patient?_has:Observation:patient:date=2020-13")
+        .await
+        .assert_outcome(400, "value");
+}
+backend_test!(reverse_chains_case, reverse_chains);
+
+/// `Prefer: handling`: lenient (the default) ignores unknown parameters and unsupported
+/// modifiers, reporting each in an outcome entry, and leaves them out of the links;
+/// strict refuses them. Conditional interactions stay strict.
+async fn handling(s: &TestServer) {
+    chained_data(s).await;
+    let query = "Patient?name=pe&nonsense=1&gender:below=x&_sort=name&_count=1";
+    let lenient = |prefer: Option<&'static str>| {
+        let mut r = s.request(Method::GET, query);
+        if let Some(p) = prefer {
+            r = r.header("prefer", p);
+        }
+        async move { Reply::from(r.send().await.unwrap()).await }
+    };
+    for prefer in [
+        None,
+        Some("handling=lenient"),
+        Some("return=minimal; handling=lenient"),
+    ] {
+        let r = lenient(prefer).await;
+        assert_eq!(r.status, 200, "{prefer:?}: {}", r.text);
+        let b = r.json();
+        let (matches, _, outcomes) = split_entries(&b);
+        assert_eq!(matches, ["Patient/p1"], "{b}");
+        assert_eq!(b["total"], 2);
+        let ignored: Vec<&str> = outcomes
+            .iter()
+            .map(|o| {
+                assert_eq!(o["issue"][0]["severity"], "warning", "{o}");
+                let d = o["issue"][0]["diagnostics"].as_str().unwrap();
+                ["nonsense", "gender:below", "_sort"]
+                    .into_iter()
+                    .find(|n| d.contains(&format!("'{n}'")))
+                    .unwrap_or_else(|| panic!("{d}"))
+            })
+            .collect();
+        assert_eq!(ignored, ["nonsense", "gender:below", "_sort"]);
+        let base = &s.base;
+        assert_eq!(
+            b["link"][0],
+            json!({"relation": "self", "url": format!("{base}/Patient?name=pe&_count=1")})
+        );
+        let next = b["link"][1]["url"].as_str().unwrap();
+        assert!(
+            !next.contains("nonsense") && !next.contains("_sort"),
+            "{next}"
+        );
+    }
+    for prefer in ["handling=strict", "return=minimal, handling=strict"] {
+        let r = s.request(Method::GET, query).header("prefer", prefer);
+        Reply::from(r.send().await.unwrap())
+            .await
+            .assert_outcome(400, "not-supported");
+    }
+    // Invalid values are refused whatever the handling.
+    s.get("Patient?birthdate=2020-13")
+        .await
+        .assert_outcome(400, "value");
+    // Conditional interactions stay strict.
+    let r = s
+        .request(Method::PUT, "Patient?nonsense=1")
+        .header("prefer", "handling=lenient")
+        .header("content-type", "application/fhir+json")
+        .body(r#"{"resourceType": "Patient"}"#);
+    Reply::from(r.send().await.unwrap())
+        .await
+        .assert_outcome(400, "not-supported");
+}
+backend_test!(handling_case, handling);

@@ -28,6 +28,12 @@
 //! written before it have no text, so resources stored earlier are not found by `:text`
 //! until they are re-indexed (written again).
 //!
+//! A chain (`subject:Patient.name=…`) is an `EXISTS` over the resource's `idx_reference`
+//! rows joined to the current (not deleted) `resource` they point to, with the chained
+//! criterion on that resource (nested for each hop); `_has` the other way round: an
+//! `EXISTS` over the `idx_reference` rows pointing to the resource, joined to the current
+//! referring resource that must match. Each level has its own table aliases.
+//!
 //! `_include` and `_revinclude` follow `idx_reference` rows (`target_type`, `target_id`)
 //! from the page's matches only; `:iterate` values are applied again to what was just
 //! included, until nothing new is found. Each resource appears once (a match is never
@@ -56,18 +62,20 @@ pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]
         .sql(" AND r.deleted = 0");
     for c in criteria {
         q.sql(" AND ");
-        push_criterion(q, res_type, c);
+        push_criterion(q, res_type, "r", c);
     }
 }
 
-fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
+/// Appends the condition of `c` on the resource `alias` (a row of `resource`, of type
+/// `res_type`).
+fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
     match c {
         Criterion::Id(ids) => {
             if ids.is_empty() {
                 q.sql("1 = 0");
                 return;
             }
-            q.sql("r.res_id IN (");
+            q.sql(&format!("{alias}.res_id IN ("));
             for (i, id) in ids.iter().enumerate() {
                 if i > 0 {
                     q.sql(", ");
@@ -77,7 +85,7 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
             q.sql(")");
         }
         Criterion::Token { param, values } => {
-            exists_open(q, "idx_token", res_type, param);
+            exists_open(q, alias, "idx_token", res_type, param);
             for (i, v) in values.iter().enumerate() {
                 q.sql(if i == 0 { "(" } else { " OR (" });
                 let mut first = true;
@@ -107,7 +115,7 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
             q.sql("))");
         }
         Criterion::Reference { param, values } => {
-            exists_open(q, "idx_reference", res_type, param);
+            exists_open(q, alias, "idx_reference", res_type, param);
             for (i, v) in values.iter().enumerate() {
                 q.sql(if i == 0 { "(" } else { " OR (" });
                 match (&v.url, &v.target_id) {
@@ -133,7 +141,7 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
             values,
             mode,
         } => {
-            exists_open(q, "idx_string", res_type, param);
+            exists_open(q, alias, "idx_string", res_type, param);
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     q.sql(" OR ");
@@ -165,7 +173,7 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
             values,
             mode,
         } => {
-            exists_open(q, "idx_uri", res_type, param);
+            exists_open(q, alias, "idx_uri", res_type, param);
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     q.sql(" OR ");
@@ -204,12 +212,13 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
                     if i > 0 {
                         q.sql(" OR ");
                     }
-                    date_condition(q, "r.last_updated", "r.last_updated", v);
+                    let column = format!("{alias}.last_updated");
+                    date_condition(q, &column, &column, v);
                 }
                 q.sql(")");
                 return;
             }
-            exists_open(q, "idx_date", res_type, param);
+            exists_open(q, alias, "idx_date", res_type, param);
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     q.sql(" OR ");
@@ -219,7 +228,7 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
             q.sql("))");
         }
         Criterion::Number { param, values } => {
-            exists_open(q, "idx_number", res_type, param);
+            exists_open(q, alias, "idx_number", res_type, param);
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     q.sql(" OR ");
@@ -229,7 +238,7 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
             q.sql("))");
         }
         Criterion::Quantity { param, values } => {
-            exists_open(q, "idx_quantity", res_type, param);
+            exists_open(q, alias, "idx_quantity", res_type, param);
             for (i, v) in values.iter().enumerate() {
                 q.sql(if i == 0 { "(" } else { " OR (" });
                 number_condition(q, &v.number);
@@ -278,11 +287,11 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
             if *missing {
                 q.sql("NOT ");
             }
-            exists_open(q, table, res_type, param);
+            exists_open(q, alias, table, res_type, param);
             q.sql("1 = 1))");
         }
         Criterion::TokenText { param, values } => {
-            exists_open(q, "idx_token", res_type, param);
+            exists_open(q, alias, "idx_token", res_type, param);
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     q.sql(" OR ");
@@ -297,7 +306,56 @@ fn push_criterion(q: &mut Query, res_type: &str, c: &Criterion) {
         }
         Criterion::Not(inner) => {
             q.sql("NOT (");
-            push_criterion(q, res_type, inner);
+            push_criterion(q, res_type, alias, inner);
+            q.sql(")");
+        }
+        Criterion::Chain { param, targets } => {
+            if targets.is_empty() {
+                q.sql("1 = 0");
+                return;
+            }
+            // `x` is the reference row of `alias`, `t` the current resource it points to.
+            let t = format!("{alias}c");
+            let x = format!("{t}_ref");
+            q.sql(&format!(
+                "EXISTS (SELECT 1 FROM idx_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type AND {t}.res_id = {x}.target_id WHERE {x}.res_pk = {alias}.pk AND {x}.res_type = "
+            ));
+            q.text(res_type)
+                .sql(&format!(" AND {x}.param = "))
+                .text(param.clone())
+                .sql(&format!(" AND {t}.deleted = 0 AND ("));
+            for (i, (target_type, criterion)) in targets.iter().enumerate() {
+                q.sql(if i == 0 { "(" } else { " OR (" });
+                q.sql(&format!("{t}.res_type = "))
+                    .text(target_type.clone())
+                    .sql(" AND ");
+                push_criterion(q, target_type, &t, criterion);
+                q.sql(")");
+            }
+            q.sql("))");
+        }
+        Criterion::Has {
+            source_type,
+            param,
+            criterion,
+        } => {
+            // `x` is a reference row of the referring resource `s`, pointing to `alias`.
+            let s = format!("{alias}h");
+            let x = format!("{s}_ref");
+            q.sql(&format!(
+                "EXISTS (SELECT 1 FROM idx_reference {x} JOIN resource {s} ON {s}.pk = {x}.res_pk WHERE {x}.res_type = "
+            ));
+            q.text(source_type.clone())
+                .sql(&format!(" AND {x}.param = "))
+                .text(param.clone())
+                .sql(&format!(" AND {x}.target_type = "))
+                .text(res_type)
+                .sql(&format!(
+                    " AND {x}.target_id = {alias}.res_id AND {s}.res_type = "
+                ))
+                .text(source_type.clone())
+                .sql(&format!(" AND {s}.deleted = 0 AND "));
+            push_criterion(q, source_type, &s, criterion);
             q.sql(")");
         }
     }
@@ -398,9 +456,9 @@ fn like_escape(v: &str) -> String {
     out
 }
 
-fn exists_open(q: &mut Query, table: &str, res_type: &str, param: &str) {
+fn exists_open(q: &mut Query, alias: &str, table: &str, res_type: &str, param: &str) {
     q.sql(&format!(
-        "EXISTS (SELECT 1 FROM {table} i WHERE i.res_pk = r.pk AND i.res_type = "
+        "EXISTS (SELECT 1 FROM {table} i WHERE i.res_pk = {alias}.pk AND i.res_type = "
     ));
     q.text(res_type)
         .sql(" AND i.param = ")
