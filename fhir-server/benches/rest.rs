@@ -9,7 +9,9 @@
 //!   cloned with fresh ids, identifiers and `urn:uuid`s to `HEALTHOS_BENCH_PATIENTS`
 //!   (default 200) patients;
 //! - concurrent single creates (creates/s) from 64 clients;
-//! - read by id over keep-alive HTTP (req/s, p50, p99) from 32 clients.
+//! - read by id over keep-alive HTTP (req/s, p50, p99) from 32 clients;
+//! - a typical search, `Observation?patient=…&code=…&date=ge…&_count=50`, over the imported
+//!   patients (req/s, p50, p99) from 32 clients (`HEALTHOS_BENCH_SEARCHES`, default 5,000).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,8 +93,19 @@ async fn run_backend(backend: &str, url: &str, patients: usize) -> anyhow::Resul
         .build()?;
 
     import(backend, &server, &client, patients).await?;
+    if backend == "postgresql" {
+        // PostgreSQL plans from table statistics, which autovacuum refreshes within about a
+        // minute of a bulk load; refresh them now rather than wait.
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::query("ANALYZE").execute(&mut conn).await?;
+        println!(
+            "{backend}: ANALYZE after the import (what autovacuum does shortly after a bulk load)"
+        );
+    }
     let ids = creates(backend, &server, &client).await?;
     reads(backend, &server, &client, &ids).await?;
+    searches(backend, &server, &client, patients).await?;
     server.shutdown().await;
     Ok(())
 }
@@ -321,6 +334,88 @@ async fn reads(
     println!(
         "{backend}: read by id: {} reads by {clients} keep-alive clients in {secs:.2} s = {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
         latencies.len(),
+        latencies.len() as f64 / secs,
+        pct(0.50),
+        pct(0.99)
+    );
+    Ok(())
+}
+
+/// LOINC codes every Synthea patient has Observations of.
+const SEARCH_CODES: &[&str] = &[
+    "8302-2", "29463-7", "39156-5", "8867-4", "8480-6", "72514-3",
+];
+
+async fn searches(
+    backend: &str,
+    server: &RunningServer,
+    client: &reqwest::Client,
+    patients: usize,
+) -> anyhow::Result<()> {
+    // The imported patients' ids, through search itself.
+    let mut patient_ids = Vec::new();
+    let mut url = Some(format!(
+        "{}/Patient?_count=1000&_total=none",
+        server.base_url
+    ));
+    while let Some(u) = url.take() {
+        let page: Value = client.get(&u).send().await?.json().await?;
+        for e in page["entry"].as_array().into_iter().flatten() {
+            if let Some(id) = e["resource"]["id"].as_str() {
+                patient_ids.push(id.to_owned());
+            }
+        }
+        url = page["link"]
+            .as_array()
+            .and_then(|links| links.iter().find(|l| l["relation"] == "next"))
+            .and_then(|l| l["url"].as_str())
+            .map(str::to_owned);
+    }
+    anyhow::ensure!(!patient_ids.is_empty(), "no patients to search");
+    let clients = 32;
+    let per_client = env_usize("HEALTHOS_BENCH_SEARCHES", 5_000) / clients;
+    let patient_ids = Arc::new(patient_ids);
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for c in 0..clients {
+        let (client, base, ids) = (client.clone(), server.base_url.clone(), patient_ids.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            let mut matches = 0usize;
+            for i in 0..per_client {
+                let n = c * per_client + i;
+                let url = format!(
+                    "{base}/Observation?patient=Patient/{}&code=http://loinc.org|{}&date=ge2010-01-01&_count=50",
+                    ids[n % ids.len()],
+                    SEARCH_CODES[n % SEARCH_CODES.len()]
+                );
+                let t = Instant::now();
+                let r = client.get(url).send().await?;
+                anyhow::ensure!(r.status() == 200, "search failed: {}", r.status());
+                let body: Value = r.json().await?;
+                latencies.push(t.elapsed());
+                matches += body["entry"].as_array().map_or(0, Vec::len);
+            }
+            Ok::<_, anyhow::Error>((latencies, matches))
+        }));
+    }
+    let mut latencies: Vec<Duration> = vec![];
+    let mut matches = 0;
+    for t in tasks {
+        let (l, m) = t.await??;
+        latencies.extend(l);
+        matches += m;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1e3
+    };
+    println!(
+        "{backend}: search Observation?patient&code&date&_count=50 over {patients} patients: {} searches ({:.1} matches each) by {clients} clients in {secs:.2} s = {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        latencies.len(),
+        matches as f64 / latencies.len() as f64,
         latencies.len() as f64 / secs,
         pct(0.50),
         pct(0.99)

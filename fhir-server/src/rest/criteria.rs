@@ -42,7 +42,7 @@ use fhir_model::search_params::{SearchParamKind, search_param};
 
 use crate::error::ApiError;
 use crate::store::{
-    Criterion, DateMatch, NumberMatch, Prefix, QuantityMatch, ReferenceMatch, StringMode,
+    Criterion, DateMatch, NumberMatch, Prefix, QuantityMatch, ReferenceMatch, SortKey, StringMode,
     TokenMatch, UriMode,
 };
 
@@ -189,6 +189,50 @@ fn parse_search_criteria_at(
         }
     }
     Ok((criteria, ignored))
+}
+
+/// The keys of a [`_sort`](https://hl7.org/fhir/R4/search.html#sort) value
+/// (`a,-b,c`): search parameters of `res_type` of a sortable type (string, token, date,
+/// number, quantity, uri, reference; `_id` and `_lastUpdated`), `-` for descending. An
+/// unknown or unsortable parameter is `not-supported` (so lenient search may ignore the
+/// whole `_sort`); an empty key is an invalid value.
+pub fn parse_sort(res_type: &str, value: &str) -> Result<Vec<SortKey>, ApiError> {
+    let mut keys = Vec::new();
+    for part in value.split(',') {
+        let part = part.trim();
+        let (descending, code) = match part.strip_prefix('-') {
+            Some(code) => (true, code),
+            None => (false, part),
+        };
+        if code.is_empty() {
+            return Err(invalid_value("_sort", value, "a,-b,… (search parameters)"));
+        }
+        let kind = if code == "_id" {
+            SearchParamKind::Token
+        } else {
+            match search_param(res_type, code) {
+                Some(p) => p.kind,
+                None => {
+                    return Err(ApiError::bad_request(
+                        IssueType::NotSupported,
+                        format!("Cannot sort by '{code}': {res_type} has no such search parameter"),
+                    ));
+                }
+            }
+        };
+        if matches!(kind, SearchParamKind::Composite | SearchParamKind::Special) {
+            return Err(ApiError::bad_request(
+                IssueType::NotSupported,
+                format!("Sorting by the {kind:?} parameter '{code}' is not supported"),
+            ));
+        }
+        keys.push(SortKey {
+            param: code.to_owned(),
+            kind,
+            descending,
+        });
+    }
+    Ok(keys)
 }
 
 /// Whether `res_type` has the search parameter `code` (`_id` included).
@@ -915,6 +959,34 @@ mod tests {
         assert!(parse_search_criteria("Patient", &pairs, "", Handling::Strict).is_err());
         let bad = query_pairs("birthdate=2020-13");
         assert!(parse_search_criteria("Patient", &bad, "", Handling::Lenient).is_err());
+    }
+
+    #[test]
+    fn sort_keys() {
+        let keys = parse_sort("Observation", "date,-value-quantity,_id,-_lastUpdated").unwrap();
+        let got: Vec<(&str, SearchParamKind, bool)> = keys
+            .iter()
+            .map(|k| (k.param.as_str(), k.kind, k.descending))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("date", SearchParamKind::Date, false),
+                ("value-quantity", SearchParamKind::Quantity, true),
+                ("_id", SearchParamKind::Token, false),
+                ("_lastUpdated", SearchParamKind::Date, true),
+            ]
+        );
+        for (bad, code) in [
+            ("nonsense", IssueType::NotSupported),
+            ("date,-nonsense", IssueType::NotSupported),
+            ("code-value-quantity", IssueType::NotSupported),
+            ("date,,code", IssueType::Value),
+            ("-", IssueType::Value),
+        ] {
+            let e = parse_sort("Observation", bad).unwrap_err();
+            assert_eq!(e.issues[0].code, code, "{bad}");
+        }
     }
 
     #[test]

@@ -2,7 +2,16 @@
 //! `GET [type]?…` and `POST [type]/_search`: criteria (`criteria.rs`), then the
 //! result parameters this module reads:
 //!
-//! - `_count` and the keyset cursor `_cursor` (the `next` link);
+//! - `_count` and the keyset cursor `_cursor` (the `next` link): the internal key of the
+//!   page's last match, or for a sorted search URL-safe base64 of the JSON array of its
+//!   sort key values and that key;
+//! - [`_sort`](https://hl7.org/fhir/R4/search.html#sort): `a,-b,c` over search
+//!   parameters of type string, token, date, number, quantity, uri and reference, `_id`
+//!   and `_lastUpdated`; `-` is descending. A resource with several values sorts by its
+//!   lowest ascending and its highest descending (string: the normalized form; token:
+//!   the code; date: the start of the range; reference: `Type/id`); one with none sorts
+//!   last either way; the internal key breaks ties. Paging stays keyset (stable while
+//!   resources are written between pages);
 //! - [`_include` and `_revinclude`](https://hl7.org/fhir/R4/search.html#include):
 //!   `Type:param`, `Type:param:Target`, `Type:*` and `*`, with `:iterate`. Included
 //!   resources come after the page's matches with `search.mode = include`, each once, for
@@ -17,8 +26,9 @@
 //!   entry's resource.
 //!
 //! [`Prefer: handling`](https://hl7.org/fhir/R4/search.html#errors): `lenient` (the
-//! default) ignores unknown parameters, unsupported modifiers and the unsupported result
-//! parameters `_sort`, `_contained`, `_containedType`, with one OperationOutcome entry
+//! default) ignores unknown parameters, unsupported modifiers, a `_sort` naming an
+//! unknown or unsortable parameter and the unsupported result parameters `_contained`,
+//! `_containedType`, with one OperationOutcome entry
 //! (`search.mode = outcome`, severity warning) for each; `strict` refuses them with a 400.
 //!
 //! Paging links are GET URLs carrying every parameter the search used (not the ignored
@@ -32,13 +42,15 @@ use fhir_model::summary::{select_elements, summarize};
 use serde_json::{Value, json};
 
 use super::bundle::parse_content;
-use super::criteria::{Handling, Ignored, parse_search_criteria};
+use super::criteria::{Handling, Ignored, parse_search_criteria, parse_sort};
 use super::history;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::http::negotiate::{Negotiated, negotiate};
 use crate::http::respond::value_response;
-use crate::store::{Include, SearchQuery, StoredResource};
+use crate::store::{Include, SearchCursor, SearchQuery, SortKey, SortValue, StoredResource};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Runs a search of `res_type` with the given parameters (query string, and for a POST
 /// the form body too) and answers with the searchset Bundle.
@@ -76,8 +88,8 @@ pub async fn respond(
     let self_query = history::link_query(&used, &[]);
     let mut links =
         vec![json!({"relation": "self", "url": format!("{base}/{res_type}{self_query}")})];
-    if let Some(next) = page.next {
-        let q = history::link_query(&used, &[("_cursor", next.to_string())]);
+    if let Some(next) = &page.next {
+        let q = history::link_query(&used, &[("_cursor", encode_cursor(next))]);
         links.push(json!({"relation": "next", "url": format!("{base}/{res_type}{q}")}));
     }
     // `_summary` and `_elements` shape each resource, not the Bundle around them.
@@ -145,7 +157,7 @@ pub async fn respond(
 
 /// Result parameters this server does not support yet: refused with
 /// `Prefer: handling=strict`, otherwise ignored and reported.
-const UNSUPPORTED_RESULT_PARAMETERS: &[&str] = &["_sort", "_contained", "_containedType"];
+const UNSUPPORTED_RESULT_PARAMETERS: &[&str] = &["_contained", "_containedType"];
 
 /// The store query of a search (criteria, page, total and includes) and the parameters
 /// it ignored (lenient handling).
@@ -174,11 +186,31 @@ fn search_query(
             diagnostics,
         });
     }
+    let sort = match get(pairs, "_sort").map(|v| parse_sort(res_type, v)) {
+        None => Vec::new(),
+        Some(Ok(keys)) => keys,
+        Some(Err(e))
+            if handling == Handling::Lenient
+                && e.issues.iter().all(|i| i.code == IssueType::NotSupported) =>
+        {
+            ignored.push(Ignored {
+                name: "_sort".to_owned(),
+                diagnostics: e
+                    .issues
+                    .iter()
+                    .map(|i| i.diagnostics.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
+            Vec::new()
+        }
+        Some(Err(e)) => return Err(e),
+    };
     let count = history::page_size(pairs, &state.config)?;
     let after = get(pairs, "_cursor")
         .map(|v| {
-            v.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(IssueType::Value, "Invalid _cursor"))
+            decode_cursor(v, &sort)
+                .ok_or_else(|| ApiError::bad_request(IssueType::Value, "Invalid _cursor"))
         })
         .transpose()?;
     let total = match get(pairs, "_total") {
@@ -206,6 +238,7 @@ fn search_query(
     let query = SearchQuery {
         criteria,
         count: if summary_count { 0 } else { count },
+        sort,
         after,
         total: total || summary_count,
         include,
@@ -213,6 +246,55 @@ fn search_query(
         include_limit: state.config.max_count,
     };
     Ok((query, ignored))
+}
+
+/// The `_cursor` of a `next` link: the internal key alone for an unsorted search,
+/// otherwise URL-safe base64 of the JSON array of the sort key values and the key.
+fn encode_cursor(cursor: &SearchCursor) -> String {
+    if cursor.values.is_empty() {
+        return cursor.pk.to_string();
+    }
+    let mut items: Vec<Value> = cursor
+        .values
+        .iter()
+        .map(|v| match v {
+            SortValue::Null => Value::Null,
+            SortValue::Text(t) => json!(t),
+            SortValue::Number(f) => json!(f),
+        })
+        .collect();
+    items.push(json!(cursor.pk));
+    URL_SAFE_NO_PAD.encode(Value::Array(items).to_string())
+}
+
+/// The cursor [`encode_cursor`] wrote for a search sorted by `sort`; `None` if it is not
+/// one (wrong form, or another number or type of keys).
+fn decode_cursor(text: &str, sort: &[SortKey]) -> Option<SearchCursor> {
+    if sort.is_empty() {
+        return Some(SearchCursor {
+            values: Vec::new(),
+            pk: text.parse().ok()?,
+        });
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let Value::Array(mut items) = serde_json::from_slice(&bytes).ok()? else {
+        return None;
+    };
+    let pk = items.pop()?.as_i64()?;
+    if items.len() != sort.len() {
+        return None;
+    }
+    let values = items
+        .iter()
+        .zip(sort)
+        .map(|(v, key)| match v {
+            Value::Null => Some(SortValue::Null),
+            Value::String(t) if !key.is_numeric() => Some(SortValue::Text(t.clone())),
+            Value::Number(n) if key.is_numeric() => n.as_f64().map(SortValue::Number),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    Some(SearchCursor { values, pk })
 }
 
 fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {

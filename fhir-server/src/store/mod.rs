@@ -167,8 +167,11 @@ pub struct SearchQuery {
     pub criteria: Vec<Criterion>,
     /// Page size; 0 reads no page (`_summary=count`).
     pub count: usize,
-    /// Keyset cursor: only resources with a larger internal key.
-    pub after: Option<i64>,
+    /// [`_sort`](https://hl7.org/fhir/R4/search.html#sort) keys, most significant first;
+    /// empty: internal key order. The internal key always breaks ties.
+    pub sort: Vec<SortKey>,
+    /// Keyset cursor: only resources after this position in the sort order.
+    pub after: Option<SearchCursor>,
     /// Whether to count all matches (`_total=none` does not).
     pub total: bool,
     /// [`_include`](https://hl7.org/fhir/R4/search.html#include): resources the page's
@@ -180,6 +183,50 @@ pub struct SearchQuery {
     /// At most this many included resources per page; beyond it the page says it was
     /// truncated ([`SearchPage::includes_truncated`]).
     pub include_limit: usize,
+}
+
+/// One [`_sort`](https://hl7.org/fhir/R4/search.html#sort) key: a search parameter of
+/// the type (`_id` and `_lastUpdated` included) and its direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// The search parameter's code.
+    pub param: String,
+    /// Its type, which names the index table and column the key is read from.
+    pub kind: fhir_model::search_params::SearchParamKind,
+    /// `-param`: highest first.
+    pub descending: bool,
+}
+
+impl SortKey {
+    /// Whether the key's values are numbers (number and quantity parameters), not text.
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self.kind,
+            fhir_model::search_params::SearchParamKind::Number
+                | fhir_model::search_params::SearchParamKind::Quantity
+        )
+    }
+}
+
+/// One sort key value of a resource, as stored in the index (`Null`: no value).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    /// The resource has no value for the key (it sorts last in both directions).
+    Null,
+    /// A text key (string, token, date, uri, reference, `_id`, `_lastUpdated`).
+    Text(String),
+    /// A number or quantity key.
+    Number(f64),
+}
+
+/// A keyset position in a sorted search: the sort key values of the last resource of a
+/// page (one per [`SortKey`]) and its internal key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchCursor {
+    /// The sort key values, in the order of [`SearchQuery::sort`].
+    pub values: Vec<SortValue>,
+    /// The internal key (the tie-break).
+    pub pk: i64,
 }
 
 /// One `_include` or `_revinclude` value: `Type:param[:Target]` or `*`.
@@ -338,8 +385,8 @@ pub struct HistoryPage {
 pub struct SearchPage {
     /// The matching resources.
     pub resources: Vec<StoredResource>,
-    /// The cursor (internal key) after the last one, if there are more.
-    pub next: Option<i64>,
+    /// The cursor after the last one, if there are more.
+    pub next: Option<SearchCursor>,
     /// Total number of matches, when asked for.
     pub total: Option<i64>,
     /// Resources added by `_include`/`_revinclude` (none of them a match of the page,

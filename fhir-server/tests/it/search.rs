@@ -1,7 +1,7 @@
 //! Search by date (and `_lastUpdated`), number and quantity with every prefix, the
 //! modifiers `:missing`, `:contains`, `:not`, `:text`, `:below` and `:above`, `_include`
 //! and `_revinclude`, `_total` and `_summary=count`, chains and `_has`, `Prefer:
-//! handling`, and `POST [type]/_search`
+//! handling`, `_sort` with keyset paging, and `POST [type]/_search`
 //! ([search.html](https://hl7.org/fhir/R4/search.html)): each query's exact matches.
 
 use reqwest::Method;
@@ -1049,7 +1049,7 @@ backend_test!(reverse_chains_case, reverse_chains);
 /// strict refuses them. Conditional interactions stay strict.
 async fn handling(s: &TestServer) {
     chained_data(s).await;
-    let query = "Patient?name=pe&nonsense=1&gender:below=x&_sort=name&_count=1";
+    let query = "Patient?name=pe&nonsense=1&gender:below=x&_sort=nonsense&_count=1";
     let lenient = |prefer: Option<&'static str>| {
         let mut r = s.request(Method::GET, query);
         if let Some(p) = prefer {
@@ -1075,7 +1075,7 @@ async fn handling(s: &TestServer) {
                 let d = o["issue"][0]["diagnostics"].as_str().unwrap();
                 ["nonsense", "gender:below", "_sort"]
                     .into_iter()
-                    .find(|n| d.contains(&format!("'{n}'")))
+                    .find(|n| d.contains(&format!("parameter '{n}' was ignored")))
                     .unwrap_or_else(|| panic!("{d}"))
             })
             .collect();
@@ -1112,3 +1112,186 @@ async fn handling(s: &TestServer) {
         .assert_outcome(400, "not-supported");
 }
 backend_test!(handling_case, handling);
+
+/// The ids of one page's matches, in order, and its `next` link.
+async fn page(s: &TestServer, url: &str) -> (Vec<String>, Option<String>) {
+    let r = Reply::from(s.client.get(url).send().await.unwrap()).await;
+    assert_eq!(r.status, 200, "{url}: {}", r.text);
+    let b = r.json();
+    let (_, _, outcomes) = split_entries(&b);
+    assert!(outcomes.is_empty(), "{url}: {b}");
+    let ids = b["entry"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "match")
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    let next = b["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .map(|l| l["url"].as_str().unwrap().to_owned());
+    (ids, next)
+}
+
+/// Asserts the exact order of each sorted query, in one page and paged by 2 through
+/// the `next` links.
+async fn check_sorted(s: &TestServer, cases: &[(&str, &[&str])]) {
+    for (query, expected) in cases {
+        let (one, next) = page(s, &format!("{}/{query}&_count=100", s.base)).await;
+        assert_eq!(one, *expected, "{query}");
+        assert_eq!(next, None, "{query}");
+        let mut url = Some(format!("{}/{query}&_count=2", s.base));
+        let mut paged = Vec::new();
+        while let Some(u) = url {
+            assert!(u.contains("_sort="), "{u}");
+            let (ids, next) = page(s, &u).await;
+            assert!(ids.len() <= 2, "{u}");
+            paged.extend(ids);
+            url = next;
+        }
+        assert_eq!(paged, *expected, "{query} paged");
+    }
+}
+
+/// pa Baker 1980 male; pb adams 1990 female; pc two family names (Carter, Aaron), 1970,
+/// other; pd no name and no birth date, female; pe Baker 1990 male. Created in that
+/// order.
+async fn sort_patients(s: &TestServer) {
+    let patient = |id: &str, families: &[&str], birth: Option<&str>, gender: &str| {
+        let mut p = json!({"resourceType": "Patient", "id": id, "gender": gender});
+        if !families.is_empty() {
+            p["name"] = families.iter().map(|f| json!({"family": f})).collect();
+        }
+        if let Some(b) = birth {
+            p["birthDate"] = json!(b);
+        }
+        p
+    };
+    put_all(
+        s,
+        &[
+            patient("pa", &["Baker"], Some("1980-01-01"), "male"),
+            patient("pb", &["adams"], Some("1990-05-05"), "female"),
+            patient("pc", &["Carter", "Aaron"], Some("1970"), "other"),
+            patient("pd", &[], None, "female"),
+            patient("pe", &["Baker"], Some("1990-05-05"), "male"),
+        ],
+    )
+    .await;
+}
+
+/// `_sort`: ascending, descending (`-`), several keys, every key type, resources with
+/// several values (lowest ascending, highest descending) and with none (last either
+/// way), ties broken by creation; each also paged by 2.
+async fn sort(s: &TestServer) {
+    sort_patients(s).await;
+    observations(s).await;
+    check_sorted(
+        s,
+        &[
+            // String, on the normalized form: pc by Aaron ascending, Carter descending.
+            ("Patient?_sort=family", &["pc", "pb", "pa", "pe", "pd"]),
+            ("Patient?_sort=-family", &["pc", "pa", "pe", "pb", "pd"]),
+            // Several keys: Baker by birth date, latest first.
+            (
+                "Patient?_sort=family,-birthdate",
+                &["pc", "pb", "pe", "pa", "pd"],
+            ),
+            (
+                "Patient?_sort=-birthdate,_id",
+                &["pb", "pe", "pa", "pc", "pd"],
+            ),
+            ("Patient?_sort=birthdate", &["pc", "pa", "pb", "pe", "pd"]),
+            // Token (the code), then `_id` descending.
+            ("Patient?_sort=gender,-_id", &["pd", "pb", "pe", "pa", "pc"]),
+            ("Patient?_sort=_id", &["pa", "pb", "pc", "pd", "pe"]),
+            ("Patient?_sort=-_id", &["pe", "pd", "pc", "pb", "pa"]),
+            (
+                "Patient?_sort=_lastUpdated",
+                &["pa", "pb", "pc", "pd", "pe"],
+            ),
+            // With criteria.
+            ("Patient?gender=male&_sort=-birthdate", &["pe", "pa"]),
+            // Quantity and date (the start of the range).
+            (
+                "Observation?_sort=value-quantity",
+                &["o4", "o2", "o1", "o3", "o5"],
+            ),
+            (
+                "Observation?_sort=-value-quantity",
+                &["o3", "o1", "o2", "o4", "o5"],
+            ),
+            ("Observation?_sort=date", &["o4", "o3", "o2", "o1", "o5"]),
+            ("Observation?_sort=-date", &["o1", "o2", "o3", "o4", "o5"]),
+            // Reference: o5 has no subject.
+            (
+                "Observation?_sort=-subject,-date",
+                &["o1", "o2", "o3", "o4", "o5"],
+            ),
+        ],
+    )
+    .await;
+    // A cursor of another sort, or none at all, is refused.
+    s.get("Patient?_sort=family&_cursor=12")
+        .await
+        .assert_outcome(400, "value");
+    s.get("Patient?_sort=family&_cursor=bm90LWpzb24")
+        .await
+        .assert_outcome(400, "value");
+    s.get("Patient?_sort=family,,gender")
+        .await
+        .assert_outcome(400, "value");
+    // An unknown sort parameter: ignored and reported (lenient), refused (strict).
+    let b = s.get("Patient?_sort=nonsense&_count=100").await.json();
+    let (matches, _, outcomes) = split_entries(&b);
+    assert_eq!(matches.len(), 5, "{b}");
+    assert_eq!(outcomes.len(), 1, "{b}");
+    get_strict(s, "Patient?_sort=nonsense")
+        .await
+        .assert_outcome(400, "not-supported");
+    assert_eq!(get_strict(s, "Patient?_sort=-family").await.status, 200);
+}
+backend_test!(sort_case, sort);
+
+/// Paging a sorted search stays stable while resources are written between pages: no
+/// repeats, no gaps; a new resource shows up only if it sorts after the cursor.
+async fn sort_paging_while_writing(s: &TestServer) {
+    sort_patients(s).await;
+    let (first, next) = page(s, &format!("{}/Patient?_sort=family&_count=2", s.base)).await;
+    assert_eq!(first, ["pc", "pb"]);
+    // One before the cursor (not seen), one after it (seen, before those without a
+    // name).
+    put_all(
+        s,
+        &[
+            json!({"resourceType": "Patient", "id": "pf", "name": [{"family": "Aardvark"}]}),
+            json!({"resourceType": "Patient", "id": "pg", "name": [{"family": "Zed"}]}),
+        ],
+    )
+    .await;
+    let mut url = next;
+    let mut rest = Vec::new();
+    while let Some(u) = url {
+        let (ids, next) = page(s, &u).await;
+        rest.extend(ids);
+        url = next;
+        if rest.len() == 2 {
+            // Between later pages too: a seen resource that now sorts before the cursor
+            // is not seen twice.
+            let r = s
+                .send_json(
+                    Method::PUT,
+                    "Patient/pa",
+                    &json!({"resourceType": "Patient", "id": "pa", "name": [{"family": "Abbot"}]}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    }
+    assert_eq!(rest, ["pa", "pe", "pg", "pd"]);
+}
+backend_test!(sort_paging_while_writing_case, sort_paging_while_writing);

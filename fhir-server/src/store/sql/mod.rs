@@ -53,6 +53,9 @@ struct Query {
     text: String,
     args: Vec<Arg>,
     numbered: bool,
+    /// The next index subquery drives the search (`pk IN (…)` instead of a correlated
+    /// `EXISTS`); see `search::push_matches`.
+    drive_next: bool,
 }
 
 impl Query {
@@ -61,6 +64,7 @@ impl Query {
             text: text.to_owned(),
             args: Vec::new(),
             numbered: dialect.numbered,
+            drive_next: false,
         }
     }
 
@@ -667,6 +671,7 @@ async fn history(
         text: format!("SELECT COUNT(*) FROM resource_version v{}", filter.text),
         args: filter.args.clone(),
         numbered: dialect.numbered,
+        drive_next: false,
     };
     let total: i64 = count_q.build().fetch_one(&mut *conn).await?.try_get(0)?;
 
@@ -677,6 +682,7 @@ async fn history(
         ),
         args: filter.args,
         numbered: dialect.numbered,
+        drive_next: false,
     };
     if let Some((lu, row)) = &query.before {
         q.sql(" AND (v.last_updated < ").text(lu.clone());

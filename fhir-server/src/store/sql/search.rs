@@ -34,6 +34,13 @@
 //! `EXISTS` over the `idx_reference` rows pointing to the resource, joined to the current
 //! referring resource that must match. Each level has its own table aliases.
 //!
+//! `_sort`: each key is a column of a derived table of the matches (`k0`, `k1`, …): a
+//! correlated `MIN` (ascending) or `MAX` (descending) over the parameter's index rows
+//! (NULL when it has none), or `resource.res_id`/`last_updated` for `_id`/`_lastUpdated`.
+//! The page is ordered by `(k IS NULL), k` per key, then `pk`, so no value sorts last
+//! both ways on SQLite and PostgreSQL alike; the cursor is the last row's key values and
+//! `pk`, compared as expanded OR/AND terms (no row-value comparison, no OFFSET).
+//!
 //! `_include` and `_revinclude` follow `idx_reference` rows (`target_type`, `target_id`)
 //! from the page's matches only; `:iterate` values are applied again to what was just
 //! included, until nothing new is found. Each resource appears once (a match is never
@@ -48,21 +55,47 @@ use fhir_model::search_params::SearchParamKind;
 
 use super::{Arg, Dialect, Query, VERSION_COLUMNS, stored};
 use crate::store::{
-    Criterion, DateMatch, Include, NumberMatch, Prefix, SearchPage, SearchQuery, StoreError,
-    StoredResource, StringMode, UriMode,
+    Criterion, DateMatch, Include, NumberMatch, Prefix, SearchCursor, SearchPage, SearchQuery,
+    SortKey, SortValue, StoreError, StoredResource, StringMode, UriMode,
 };
 
 /// The column `resource.last_updated`, searched as the date parameter `_lastUpdated`.
 const LAST_UPDATED: &str = "_lastUpdated";
 
 /// Appends `r.res_type = … AND r.deleted = 0 AND <criteria>` for `resource r`.
+/// The most selective criterion is compiled as `r.pk IN (SELECT res_pk FROM idx_… WHERE
+/// <lookup index columns>)`, so the database starts from the few index rows it matches
+/// instead of testing every resource of the type; the others stay correlated `EXISTS`
+/// probes on those candidates (cheap: the index tables are clustered by `res_pk`).
+/// Reference and token criteria are the usual selective ones; dates and quantities
+/// rarely are.
 pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]) {
-    q.sql("r.res_type = ")
-        .text(res_type)
-        .sql(" AND r.deleted = 0");
-    for c in criteria {
+    let rank = |c: &Criterion| match c {
+        Criterion::Reference { .. } => Some(0),
+        Criterion::Token { .. } => Some(1),
+        Criterion::String { .. } | Criterion::Uri { .. } => Some(2),
+        _ => None,
+    };
+    let driver = criteria
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| rank(c).map(|r| (r, i)))
+        .min()
+        .map(|(_, i)| i);
+    if driver.is_some() {
+        // The driving subquery only yields keys of this type (index rows carry it); a
+        // `res_type` test here would tempt the planner to scan the type instead.
+        q.sql("r.deleted = 0");
+    } else {
+        q.sql("r.res_type = ")
+            .text(res_type)
+            .sql(" AND r.deleted = 0");
+    }
+    for (i, c) in criteria.iter().enumerate() {
         q.sql(" AND ");
+        q.drive_next = driver == Some(i);
         push_criterion(q, res_type, "r", c);
+        q.drive_next = false;
     }
 }
 
@@ -457,9 +490,25 @@ fn like_escape(v: &str) -> String {
 }
 
 fn exists_open(q: &mut Query, alias: &str, table: &str, res_type: &str, param: &str) {
-    q.sql(&format!(
-        "EXISTS (SELECT 1 FROM {table} i WHERE i.res_pk = {alias}.pk AND i.res_type = "
-    ));
+    if std::mem::take(&mut q.drive_next) {
+        q.sql(&format!(
+            "{alias}.pk IN (SELECT i.res_pk FROM {table} i WHERE i.res_type = "
+        ));
+    } else {
+        // A correlated probe must walk the candidate's own rows (the clustered key
+        // `res_pk`), not the lookup index by (res_type, param), which would scan every
+        // value of the parameter for each candidate: on SQLite a unary `+` keeps those
+        // two terms off the index.
+        let p = if q.numbered { "" } else { "+" };
+        q.sql(&format!(
+            "EXISTS (SELECT 1 FROM {table} i WHERE i.res_pk = {alias}.pk AND {p}i.res_type = "
+        ));
+        q.text(res_type)
+            .sql(&format!(" AND {p}i.param = "))
+            .text(param)
+            .sql(" AND (");
+        return;
+    }
     q.text(res_type)
         .sql(" AND i.param = ")
         .text(param)
@@ -493,23 +542,51 @@ pub(super) async fn search(
         return Ok(page);
     }
 
+    // The matches with their sort keys, as `r`; then the page of them after the cursor.
     let mut q = Query::new(
         dialect,
         &format!(
-            "SELECT {VERSION_COLUMNS}, r.pk FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version = r.version WHERE "
+            "SELECT {VERSION_COLUMNS}, r.pk{} FROM (SELECT r.pk, r.version",
+            (0..query.sort.len())
+                .map(|n| format!(", r.k{n}"))
+                .collect::<String>()
         ),
     );
-    push_matches(&mut q, res_type, criteria);
-    if let Some(after) = query.after {
-        q.sql(" AND r.pk > ").arg(Arg::Int(after));
+    for (n, key) in query.sort.iter().enumerate() {
+        q.sql(", ");
+        push_sort_key(&mut q, res_type, key);
+        q.sql(&format!(" AS k{n}"));
     }
-    q.sql(" ORDER BY r.pk LIMIT ")
-        .arg(Arg::Int(query.count as i64 + 1));
-    let (mut resources, mut keys) = stored_with_keys(q.build().fetch_all(&mut *conn).await?)?;
+    q.sql(" FROM resource r WHERE ");
+    push_matches(&mut q, res_type, criteria);
+    q.sql(") r JOIN resource_version v ON v.res_pk = r.pk AND v.version = r.version");
+    if let Some(after) = &query.after {
+        q.sql(" WHERE ");
+        push_after(&mut q, &query.sort, after, 0);
+    }
+    q.sql(" ORDER BY ");
+    for (n, key) in query.sort.iter().enumerate() {
+        // No value sorts last in both directions (`IS NULL` is false before true).
+        let dir = if key.descending { "DESC" } else { "ASC" };
+        q.sql(&format!("(r.k{n} IS NULL), r.k{n} {dir}, "));
+    }
+    q.sql("r.pk LIMIT ").arg(Arg::Int(query.count as i64 + 1));
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let (mut resources, mut keys) = stored_with_keys(&rows)?;
     if resources.len() > query.count {
         resources.truncate(query.count);
         keys.truncate(query.count);
-        page.next = keys.last().copied();
+        let last = &rows[query.count - 1];
+        let values = query
+            .sort
+            .iter()
+            .enumerate()
+            .map(|(n, key)| sort_value(last, 8 + n, key))
+            .collect::<Result<_, _>>()?;
+        page.next = Some(SearchCursor {
+            values,
+            pk: keys[query.count - 1],
+        });
     }
     page.resources = resources;
     if !keys.is_empty() && (!query.include.is_empty() || !query.revinclude.is_empty()) {
@@ -518,14 +595,101 @@ pub(super) async fn search(
     Ok(page)
 }
 
-fn stored_with_keys(rows: Vec<AnyRow>) -> Result<(Vec<StoredResource>, Vec<i64>), StoreError> {
+fn stored_with_keys(rows: &[AnyRow]) -> Result<(Vec<StoredResource>, Vec<i64>), StoreError> {
     let mut resources = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         resources.push(stored(row)?);
         keys.push(row.try_get::<i64, _>(7)?);
     }
     Ok((resources, keys))
+}
+
+/// The value of sort key `key` of the resource `r`: a column of `resource` for `_id` and
+/// `_lastUpdated`, otherwise the lowest (ascending) or highest (descending) index value
+/// of the parameter, NULL when it has none.
+fn push_sort_key(q: &mut Query, res_type: &str, key: &SortKey) {
+    match key.param.as_str() {
+        "_id" => {
+            q.sql("r.res_id");
+            return;
+        }
+        LAST_UPDATED => {
+            q.sql("r.last_updated");
+            return;
+        }
+        _ => {}
+    }
+    let (table, column) = match key.kind {
+        SearchParamKind::String => ("idx_string", "i.normalized"),
+        SearchParamKind::Token => ("idx_token", "i.code"),
+        SearchParamKind::Date => ("idx_date", "i.start_at"),
+        SearchParamKind::Number => ("idx_number", "i.value"),
+        SearchParamKind::Quantity => ("idx_quantity", "i.value"),
+        SearchParamKind::Uri => ("idx_uri", "i.uri"),
+        SearchParamKind::Reference => (
+            "idx_reference",
+            "COALESCE(i.target_type || '/' || i.target_id, i.target_id, i.url)",
+        ),
+        // The criteria parser refuses to sort by them.
+        SearchParamKind::Composite | SearchParamKind::Special => {
+            q.sql("NULL");
+            return;
+        }
+    };
+    let agg = if key.descending { "MAX" } else { "MIN" };
+    q.sql(&format!(
+        "(SELECT {agg}({column}) FROM {table} i WHERE i.res_pk = r.pk AND i.res_type = "
+    ));
+    q.text(res_type)
+        .sql(" AND i.param = ")
+        .text(key.param.clone())
+        .sql(")");
+}
+
+/// The keyset condition "after `cursor`" over the keys `sort[n..]` (`r.k{n}`, …) and
+/// then `r.pk`, expanded into OR/AND terms: strictly after on key `n`, or equal on it and
+/// after on the rest. A value sorts before no value in both directions.
+fn push_after(q: &mut Query, sort: &[SortKey], cursor: &SearchCursor, n: usize) {
+    let Some(key) = sort.get(n) else {
+        q.sql("r.pk > ").arg(Arg::Int(cursor.pk));
+        return;
+    };
+    let k = format!("r.k{n}");
+    let value = match cursor.values.get(n) {
+        Some(SortValue::Text(t)) => Some(Arg::Text(t.clone())),
+        Some(SortValue::Number(f)) => Some(Arg::Float(*f)),
+        Some(SortValue::Null) | None => None,
+    };
+    match value {
+        // After no value: only other resources without one, then the rest of the keys.
+        None => {
+            q.sql(&format!("({k} IS NULL AND ("));
+            push_after(q, sort, cursor, n + 1);
+            q.sql("))");
+        }
+        Some(v) => {
+            let op = if key.descending { "<" } else { ">" };
+            q.sql(&format!("({k} IS NULL OR {k} {op} "))
+                .arg(v.clone())
+                .sql(&format!(" OR ({k} = "))
+                .arg(v)
+                .sql(" AND (");
+            push_after(q, sort, cursor, n + 1);
+            q.sql(")))");
+        }
+    }
+}
+
+/// Sort key value `n` of a page row (at column `index`).
+fn sort_value(row: &AnyRow, index: usize, key: &SortKey) -> Result<SortValue, StoreError> {
+    Ok(if key.is_numeric() {
+        row.try_get::<Option<f64>, _>(index)?
+            .map_or(SortValue::Null, SortValue::Number)
+    } else {
+        row.try_get::<Option<String>, _>(index)?
+            .map_or(SortValue::Null, SortValue::Text)
+    })
 }
 
 /// The resources `_include`/`_revinclude` add to a page whose matches have the keys
@@ -555,7 +719,7 @@ async fn includes(
             let room = query.include_limit.saturating_sub(included.len());
             let mut q = include_query(dialect, *reverse, spec, &sources, &seen);
             q.arg(Arg::Int(room as i64 + 1));
-            let (resources, keys) = stored_with_keys(q.build().fetch_all(&mut *conn).await?)?;
+            let (resources, keys) = stored_with_keys(&q.build().fetch_all(&mut *conn).await?)?;
             if resources.len() > room {
                 included.extend(resources.into_iter().take(room));
                 return Ok((included, true));
