@@ -10,3 +10,4 @@ mod history;
 mod logs;
 mod rest;
 mod search;
+mod upgrade;
