@@ -3,13 +3,17 @@
 //! accent-free string; a token's system and code; a date as an inclusive UTC range).
 //!
 //! This runs for every stored resource, so every expression is parsed once per type and
-//! cached, and the lookup by type is one map access.
+//! cached, and the lookup by type is one map access. Custom search parameters (a
+//! server's SearchParameter resources, [`crate::custom_params`]) are parsed once when
+//! their set is built and evaluated after the official ones by
+//! [`extract_index_values_with`].
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::custom_params::CustomSearchParams;
 use crate::definitions::is_resource_type;
 use crate::fhirpath::value::{Temporal, format_instant_millis};
 use crate::fhirpath::{Expression, Item, parse};
@@ -22,6 +26,31 @@ pub struct IndexEntry {
     pub param: String,
     /// The normalised value.
     pub value: IndexValue,
+    /// For the components of a [composite](https://hl7.org/fhir/R4/search.html#composite)
+    /// parameter: which root item of the composite's expression the value came from.
+    /// Values of one root item share it, so a search matches the components together
+    /// (`code-value-quantity`: this code *with* this value). `None` otherwise.
+    pub group: Option<u32>,
+}
+
+/// The index parameter name of component `k` (0-based) of the composite parameter `code`
+/// (`code-value-quantity$1` is its quantity).
+pub fn composite_component(code: &str, k: usize) -> String {
+    format!("{code}${k}")
+}
+
+/// The index parameter name of the identifiers' types of the token parameter `code`, for
+/// [`:of-type`](https://hl7.org/fhir/R4/search.html#token): rows whose system is the type
+/// coding's system and whose code is `{type code}|{identifier value}`.
+pub fn of_type_param(code: &str) -> String {
+    format!("{code}:of-type")
+}
+
+/// The index parameter name of the logical identifiers of the reference parameter `code`
+/// (`Reference.identifier`), for [`:identifier`](https://hl7.org/fhir/R4/search.html#reference):
+/// token rows.
+pub fn identifier_param(code: &str) -> String {
+    format!("{code}:identifier")
 }
 
 /// A normalised search value, by parameter type.
@@ -77,6 +106,9 @@ pub enum IndexValue {
         code: Option<String>,
         /// The human unit.
         unit: Option<String>,
+        /// The value and unit in canonical UCUM form, when the unit is UCUM and known
+        /// (`37 Cel` is `310.15 K`), so searches in other units of the dimension find it.
+        canonical: Option<(f64, String)>,
     },
     /// [uri](https://hl7.org/fhir/R4/search.html#uri) parameters.
     Uri(String),
@@ -86,10 +118,18 @@ pub enum IndexValue {
 const MIN_INSTANT: &str = "0001-01-01T00:00:00.000Z";
 const MAX_INSTANT: &str = "9999-12-31T23:59:59.999Z";
 
-type Compiled = Vec<(&'static SearchParam, Expression)>;
+/// A parameter's parsed expression and, for a composite, its components' kinds and
+/// expressions (evaluated on each item the main expression yields).
+struct CompiledParam {
+    param: &'static SearchParam,
+    expression: Expression,
+    components: Vec<(SearchParamKind, Expression)>,
+}
+
+type Compiled = Vec<CompiledParam>;
 
 /// The parsed expressions of every search parameter of a type (parameters without an
-/// expression, composites and specials are not indexed here).
+/// expression, specials and composites whose parts cannot be typed are not indexed).
 fn compiled(resource_type: &str) -> Option<&'static Compiled> {
     static CACHE: OnceLock<HashMap<&'static str, Compiled>> = OnceLock::new();
     CACHE
@@ -99,19 +139,38 @@ fn compiled(resource_type: &str) -> Option<&'static Compiled> {
                 .map(|ty| {
                     let exprs = search_params_for(ty)
                         .into_iter()
-                        .filter(|p| {
-                            !matches!(
-                                p.kind,
-                                SearchParamKind::Composite | SearchParamKind::Special
-                            )
-                        })
-                        .filter_map(|p| Some((p, parse(p.expression.as_deref()?).ok()?)))
+                        .filter(|p| p.kind != SearchParamKind::Special)
+                        .filter_map(compile_param)
                         .collect();
                     (*ty, exprs)
                 })
                 .collect()
         })
         .get(resource_type)
+}
+
+fn compile_param(param: &'static SearchParam) -> Option<CompiledParam> {
+    let expression = parse(param.expression.as_deref()?).ok()?;
+    let components = if param.kind == SearchParamKind::Composite {
+        let parts: Option<Vec<_>> = param
+            .components
+            .iter()
+            .map(|(definition, expr)| {
+                Some((
+                    crate::search_params::kind_of_definition(definition)?,
+                    parse(expr).ok()?,
+                ))
+            })
+            .collect();
+        parts.filter(|p| !p.is_empty())?
+    } else {
+        Vec::new()
+    };
+    Some(CompiledParam {
+        param,
+        expression,
+        components,
+    })
 }
 
 /// Evaluates every search parameter of the resource's type and returns the normalised
@@ -136,28 +195,146 @@ pub fn extract_index_values(resource: &Value) -> Vec<IndexEntry> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (param, expr) in exprs {
-        let Ok(items) = expr.evaluate(resource) else {
-            continue;
-        };
-        for item in &items {
-            let mut push = |value| {
-                out.push(IndexEntry {
-                    param: param.code.clone(),
-                    value,
-                })
-            };
-            values_of(param.kind, item, &mut push);
-        }
+    for c in exprs {
+        push_param_values(
+            resource,
+            &c.param.code,
+            c.param.kind,
+            &c.expression,
+            &c.components,
+            &mut out,
+        );
     }
     out
+}
+
+/// [`extract_index_values`] with the custom search parameters of `custom` too (those
+/// that apply to the resource's type), so data written while a custom parameter exists
+/// is searchable by it at once.
+///
+/// ```
+/// use fhir_model::custom_params::CustomSearchParams;
+/// use fhir_model::index::extract_index_values_with;
+/// let sp = serde_json::json!({"resourceType": "SearchParameter", "url": "http://x/nickname",
+///     "name": "nickname", "status": "active", "description": "d", "code": "nickname",
+///     "base": ["Patient"], "type": "string",
+///     "expression": "Patient.name.where(use = 'nickname').given"});
+/// let (custom, rejected) = CustomSearchParams::from_resources([("sp1", &sp)]);
+/// assert!(rejected.is_empty());
+/// let p = serde_json::json!({"resourceType": "Patient",
+///     "name": [{"use": "nickname", "given": ["Bob"]}]});
+/// assert!(extract_index_values_with(&p, &custom).iter().any(|e| e.param == "nickname"));
+/// ```
+pub fn extract_index_values_with(resource: &Value, custom: &CustomSearchParams) -> Vec<IndexEntry> {
+    let mut out = extract_index_values(resource);
+    if let Some(base) = custom.local_base() {
+        localize_references(&mut out, base);
+    }
+    if custom.is_empty() {
+        return out;
+    }
+    let Some(ty) = resource.get("resourceType").and_then(Value::as_str) else {
+        return out;
+    };
+    for c in custom.compiled_for(ty) {
+        push_param_values(
+            resource,
+            &c.param.code,
+            c.param.kind,
+            &c.expression,
+            &c.components,
+            &mut out,
+        );
+    }
+    out
+}
+
+/// Gives absolute references under `base` (this server's) the local target they name.
+fn localize_references(entries: &mut [IndexEntry], base: &str) {
+    for e in entries {
+        if let IndexValue::Reference {
+            target_type,
+            target_id,
+            url,
+        } = &mut e.value
+            && let Some(rest) = url.strip_prefix(base).and_then(|r| r.strip_prefix('/'))
+        {
+            (*target_type, *target_id) = split_reference(rest);
+        }
+    }
+}
+
+/// Evaluates one parameter (`code` of type `kind`, its parsed expression and, for a
+/// composite, its components' kinds and expressions) on `resource` and appends the
+/// normalised values. An expression that fails on this resource adds nothing.
+pub(crate) fn push_param_values(
+    resource: &Value,
+    code: &str,
+    kind: SearchParamKind,
+    expression: &Expression,
+    components: &[(SearchParamKind, Expression)],
+    out: &mut Vec<IndexEntry>,
+) {
+    let Ok(items) = expression.evaluate(resource) else {
+        return;
+    };
+    if kind == SearchParamKind::Composite {
+        for (group, item) in items.iter().enumerate() {
+            for (k, (kind, expr)) in components.iter().enumerate() {
+                let Ok(parts) = expr.evaluate_on(resource, item) else {
+                    continue;
+                };
+                let name = composite_component(code, k);
+                for part in &parts {
+                    values_of(*kind, part, &mut |suffix, value| {
+                        // Only the component's own values, not its derived rows.
+                        if suffix == Derived::None {
+                            out.push(IndexEntry {
+                                param: name.clone(),
+                                value,
+                                group: Some(group as u32),
+                            });
+                        }
+                    });
+                }
+            }
+        }
+        return;
+    }
+    for item in &items {
+        values_of(kind, item, &mut |derived, value| {
+            out.push(IndexEntry {
+                param: match derived {
+                    Derived::None => code.to_owned(),
+                    Derived::OfType => of_type_param(code),
+                    Derived::Identifier => identifier_param(code),
+                },
+                value,
+                group: None,
+            })
+        });
+    }
+}
+
+/// Which index rows a value is for: the parameter itself, or the rows kept for a
+/// modifier (`:of-type`, `:identifier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Derived {
+    None,
+    OfType,
+    Identifier,
 }
 
 fn s(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn values_of(kind: SearchParamKind, item: &Item<'_>, push: &mut dyn FnMut(IndexValue)) {
+fn values_of(
+    kind: SearchParamKind,
+    item: &Item<'_>,
+    push_derived: &mut dyn FnMut(Derived, IndexValue),
+) {
+    let push = &mut |v| push_derived(Derived::None, v);
     // Borrow the node where possible: this runs for every value of every stored resource.
     let owned_ty;
     let ty: &str = match item.model_type() {
@@ -181,6 +358,13 @@ fn values_of(kind: SearchParamKind, item: &Item<'_>, push: &mut dyn FnMut(IndexV
                 for key in ["family", "text"] {
                     if let Some(v) = json.get(key).and_then(Value::as_str) {
                         push(string_value(v));
+                        // search.html#string: the parts of a family name ("Carreno
+                        // Quinones") should be found independently.
+                        if key == "family" && v.contains(char::is_whitespace) {
+                            for part in v.split_whitespace() {
+                                push(string_value(part));
+                            }
+                        }
                     }
                 }
                 for key in ["given", "prefix", "suffix"] {
@@ -214,6 +398,18 @@ fn values_of(kind: SearchParamKind, item: &Item<'_>, push: &mut dyn FnMut(IndexV
             _ => {
                 if let Some(v) = json.as_str() {
                     push(string_value(v));
+                    // `Patient.name.family` and the like: the parts too, as above.
+                    let is_family = || {
+                        matches!(
+                            item.location().and_then(<[_]>::last),
+                            Some(crate::fhirpath::PathStep::Key(k)) if k == "family"
+                        )
+                    };
+                    if v.contains(char::is_whitespace) && is_family() {
+                        for part in v.split_whitespace() {
+                            push(string_value(part));
+                        }
+                    }
                 }
             }
         },
@@ -233,11 +429,14 @@ fn values_of(kind: SearchParamKind, item: &Item<'_>, push: &mut dyn FnMut(IndexV
                     });
                 }
             }
-            "Identifier" => push(IndexValue::Token {
-                system: s(json, "system"),
-                code: s(json, "value"),
-                text: json.get("type").and_then(|t| s(t, "text")),
-            }),
+            "Identifier" => {
+                push(IndexValue::Token {
+                    system: s(json, "system"),
+                    code: s(json, "value"),
+                    text: json.get("type").and_then(|t| s(t, "text")),
+                });
+                identifier_types(json, &mut |v| push_derived(Derived::OfType, v));
+            }
             "ContactPoint" => push(IndexValue::Token {
                 system: s(json, "system"),
                 code: s(json, "value"),
@@ -256,6 +455,11 @@ fn values_of(kind: SearchParamKind, item: &Item<'_>, push: &mut dyn FnMut(IndexV
         SearchParamKind::Reference => {
             let url = match ty {
                 "Reference" => s(json, "reference"),
+                // A resource itself (`Bundle.entry[0].resource`): a reference to it.
+                _ if json.is_object() => match (s(json, "resourceType"), s(json, "id")) {
+                    (Some(t), Some(id)) => Some(format!("{t}/{id}")),
+                    _ => None,
+                },
                 _ => json.as_str().map(str::to_owned),
             };
             if let Some(url) = url.filter(|u| !u.starts_with('#')) {
@@ -265,6 +469,18 @@ fn values_of(kind: SearchParamKind, item: &Item<'_>, push: &mut dyn FnMut(IndexV
                     target_id,
                     url,
                 });
+            }
+            if ty == "Reference"
+                && let Some(identifier) = json.get("identifier")
+            {
+                push_derived(
+                    Derived::Identifier,
+                    IndexValue::Token {
+                        system: s(identifier, "system"),
+                        code: s(identifier, "value"),
+                        text: None,
+                    },
+                );
             }
         }
         SearchParamKind::Date => date_values(ty, json, push),
@@ -287,13 +503,17 @@ fn values_of(kind: SearchParamKind, item: &Item<'_>, push: &mut dyn FnMut(IndexV
                         system: Some("urn:iso:std:iso:4217".into()),
                         code: s(json, "currency"),
                         unit: None,
+                        canonical: None,
                     });
                 } else {
+                    let (system, code) = (s(json, "system"), s(json, "code"));
+                    let canonical = canonical_quantity(value, system.as_deref(), code.as_deref());
                     push(IndexValue::Quantity {
                         value,
-                        system: s(json, "system"),
-                        code: s(json, "code"),
+                        system,
+                        code,
                         unit: s(json, "unit"),
+                        canonical,
                     });
                 }
             }
@@ -307,6 +527,43 @@ fn values_of(kind: SearchParamKind, item: &Item<'_>, push: &mut dyn FnMut(IndexV
     }
 }
 
+/// The UCUM system URI.
+pub const UCUM: &str = "http://unitsofmeasure.org";
+
+/// A quantity in canonical UCUM form (value, unit), when its unit is a UCUM code this
+/// crate knows.
+pub fn canonical_quantity(
+    value: f64,
+    system: Option<&str>,
+    code: Option<&str>,
+) -> Option<(f64, String)> {
+    if system != Some(UCUM) {
+        return None;
+    }
+    let c = crate::ucum::canonical(value, code?)?;
+    c.value.is_finite().then_some((c.value, c.unit))
+}
+
+/// `:of-type` rows of an Identifier: one per coding of its type, when it has a value.
+fn identifier_types(json: &Value, push: &mut dyn FnMut(IndexValue)) {
+    let Some(value) = json.get("value").and_then(Value::as_str) else {
+        return;
+    };
+    let codings = json
+        .get("type")
+        .and_then(|t| t.get("coding"))
+        .and_then(Value::as_array);
+    for c in codings.into_iter().flatten() {
+        if let Some(code) = c.get("code").and_then(Value::as_str) {
+            push(IndexValue::Token {
+                system: s(c, "system"),
+                code: Some(format!("{code}|{value}")),
+                text: None,
+            });
+        }
+    }
+}
+
 fn coding(c: &Value, text: Option<String>) -> IndexValue {
     IndexValue::Token {
         system: s(c, "system"),
@@ -315,8 +572,13 @@ fn coding(c: &Value, text: Option<String>) -> IndexValue {
     }
 }
 
-/// `Patient/1`, `http://x/fhir/Patient/1/_history/2` → (`Patient`, `1`).
+/// `Patient/1`, `Patient/1/_history/2` → (`Patient`, `1`). An absolute URL names no
+/// local resource (another server's `Patient/1` is not this one's); see
+/// `localize_references` for this server's own absolute URLs.
 fn split_reference(url: &str) -> (Option<String>, Option<String>) {
+    if url.contains("://") || url.starts_with("urn:") {
+        return (None, None);
+    }
     let url = url.split('|').next().unwrap_or(url);
     let url = match url.find("/_history/") {
         Some(i) => &url[..i],
@@ -513,6 +775,20 @@ mod tests {
         assert_eq!(
             gp[1],
             &IndexValue::Reference {
+                target_type: None,
+                target_id: None,
+                url: "http://other/fhir/Organization/9/_history/1".into()
+            },
+            "another server's resource is not a local one"
+        );
+        // Under this server's base, the absolute URL names the local resource.
+        let here = CustomSearchParams::none()
+            .clone()
+            .with_local_base("http://other/fhir");
+        let e = extract_index_values_with(&p, &here);
+        assert_eq!(
+            find(&e, "general-practitioner")[1],
+            &IndexValue::Reference {
                 target_type: Some("Organization".into()),
                 target_id: Some("9".into()),
                 url: "http://other/fhir/Organization/9/_history/1".into()
@@ -553,17 +829,107 @@ mod tests {
                 end: MAX_INSTANT.into()
             }]
         );
+        let [
+            IndexValue::Quantity {
+                value,
+                system,
+                code,
+                unit,
+                canonical: Some((canon_value, canon_unit)),
+            },
+        ] = &find(&e, "value-quantity")[..]
+        else {
+            panic!("{:?}", find(&e, "value-quantity"))
+        };
+        assert_eq!(*value, 72.5);
+        assert_eq!(system.as_deref(), Some("http://unitsofmeasure.org"));
         assert_eq!(
-            find(&e, "value-quantity"),
-            [&IndexValue::Quantity {
-                value: 72.5,
-                system: Some("http://unitsofmeasure.org".into()),
-                code: Some("/min".into()),
-                unit: Some("beats/min".into())
-            }]
+            (code.as_deref(), unit.as_deref()),
+            (Some("/min"), Some("beats/min"))
         );
+        assert_eq!(
+            canon_unit, "s-1",
+            "beats per minute are per second in canonical units"
+        );
+        assert!((canon_value - 72.5 / 60.0).abs() < 1e-12);
         assert_eq!(find(&e, "status").len(), 1);
         assert!(extract_index_values(&json!({"resourceType": "Nope"})).is_empty());
+    }
+
+    #[test]
+    fn composites_group_their_components_by_root_item() {
+        let o = json!({"resourceType": "Observation", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+            "component": [
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                 "valueQuantity": {"value": 120, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                 "valueQuantity": {"value": 80, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]});
+        let e = extract_index_values(&o);
+        let rows = |param: &str| -> Vec<(Option<u32>, IndexValue)> {
+            e.iter()
+                .filter(|x| x.param == param)
+                .map(|x| (x.group, x.value.clone()))
+                .collect()
+        };
+        let codes = rows("component-code-value-quantity$0");
+        let values = rows("component-code-value-quantity$1");
+        assert_eq!(codes.len(), 2);
+        assert_eq!(values.len(), 2);
+        let group_of = |code: &str| {
+            codes
+                .iter()
+                .find(|(_, v)| matches!(v, IndexValue::Token { code: Some(c), .. } if c == code))
+                .map(|(g, _)| *g)
+                .unwrap()
+        };
+        let value_of = |group: Option<u32>| {
+            values
+                .iter()
+                .find(|(g, _)| *g == group)
+                .map(|(_, v)| match v {
+                    IndexValue::Quantity { value, .. } => *value,
+                    other => panic!("{other:?}"),
+                })
+                .unwrap()
+        };
+        assert_eq!(value_of(group_of("8480-6")), 120.0);
+        assert_eq!(value_of(group_of("8462-4")), 80.0);
+        // The whole-resource composite has the code but no value.
+        assert_eq!(rows("code-value-quantity$0").len(), 1);
+        assert!(rows("code-value-quantity$1").is_empty());
+        // Plain parameters have no group.
+        assert!(
+            e.iter()
+                .filter(|x| x.param == "code")
+                .all(|x| x.group.is_none())
+        );
+    }
+
+    #[test]
+    fn identifier_types_and_reference_identifiers_get_their_own_rows() {
+        let p = json!({"resourceType": "Patient",
+            "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                "system": "urn:mrn", "value": "123"}],
+            "managingOrganization": {"identifier": {"system": "urn:org", "value": "A1"}}});
+        let e = extract_index_values(&p);
+        assert_eq!(
+            find(&e, "identifier:of-type"),
+            [&IndexValue::Token {
+                system: Some("http://terminology.hl7.org/CodeSystem/v2-0203".into()),
+                code: Some("MR|123".into()),
+                text: None
+            }]
+        );
+        assert_eq!(
+            find(&e, "organization:identifier"),
+            [&IndexValue::Token {
+                system: Some("urn:org".into()),
+                code: Some("A1".into()),
+                text: None
+            }]
+        );
+        assert!(find(&e, "organization").is_empty(), "no literal reference");
     }
 
     /// Measures the extraction cost on the Synthea fixtures (printed; asserted only

@@ -12,6 +12,7 @@
 //! fhirbolt model is used behind the `fhir-codec` crate for XML.
 
 pub mod bundle;
+pub mod custom_params;
 pub mod definitions;
 pub mod error;
 pub mod fhirpath;
@@ -21,7 +22,9 @@ pub mod outcome;
 pub mod patch;
 pub mod search_params;
 pub mod summary;
+pub mod ucum;
 pub mod validate;
+pub mod valueset;
 
 pub use error::ModelError;
 pub use format::{Format, Parsed, parse_resource, to_json, to_xml};

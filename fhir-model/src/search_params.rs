@@ -158,7 +158,7 @@ fn split_union(expr: &str) -> Vec<&str> {
 
 /// The parts of a multi-type expression that apply to `ty` (parts that start with
 /// another resource type are dropped).
-fn expression_for(expr: &str, ty: &str) -> Option<String> {
+pub(crate) fn expression_for(expr: &str, ty: &str) -> Option<String> {
     let parts: Vec<&str> = split_union(expr)
         .into_iter()
         .filter(|p| {
@@ -171,17 +171,52 @@ fn expression_for(expr: &str, ty: &str) -> Option<String> {
                 || !(is_resource_type(&head) || head == "Resource" || head == "DomainResource")
         })
         .collect();
-    (!parts.is_empty()).then(|| parts.join(" | "))
+    (!parts.is_empty()).then(|| as_to_of_type(&parts.join(" | ")))
+}
+
+/// Rewrites `path as Type` to `path.ofType(Type)`. The R4 definitions apply `as` to paths
+/// that can hold several items (`Observation.component.value as Quantity`), which
+/// FHIRPath makes an error for more than one item; what they mean (and what R5 writes)
+/// is the filter `ofType`.
+fn as_to_of_type(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len() + 16);
+    let mut rest = expr;
+    while let Some(i) = rest.find(" as ") {
+        let (before, after) = rest.split_at(i);
+        let after = &after[4..];
+        let path_start = before
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+            .map_or(0, |p| p + 1);
+        let ty_len = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        let path = &before[path_start..];
+        if path.is_empty() || ty_len == 0 || path.ends_with('.') {
+            out.push_str(before);
+            out.push_str(" as ");
+            rest = after;
+            continue;
+        }
+        out.push_str(&before[..path_start]);
+        out.push_str(path);
+        out.push_str(".ofType(");
+        out.push_str(&after[..ty_len]);
+        out.push(')');
+        rest = &after[ty_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether a resource type is a DomainResource (all but Bundle, Binary, Parameters).
-fn is_domain_resource(ty: &str) -> bool {
+pub(crate) fn is_domain_resource(ty: &str) -> bool {
     type_def(ty).is_some_and(|t| t.base.as_deref() == Some("DomainResource"))
 }
 
 /// Every search parameter of a resource type, including the common `Resource` and
 /// `DomainResource` ones (`_id`, `_lastUpdated`, `_tag`, `_profile`, `_security`,
-/// `_source`, `_text`, `_content`, `_query`). Empty for an unknown type.
+/// `_source`, `_text`, `_content`, `_query`). Empty for an unknown type; `Resource` gives
+/// the parameters common to every type.
 ///
 /// ```
 /// let params = fhir_model::search_params::search_params_for("Patient");
@@ -189,10 +224,14 @@ fn is_domain_resource(ty: &str) -> bool {
 /// assert!(params.iter().any(|p| p.code == "_lastUpdated"));
 /// ```
 pub fn search_params_for(resource_type: &str) -> Vec<&'static SearchParam> {
+    let reg = registry();
+    if resource_type == "Resource" {
+        // The parameters every type has (what a system-level search may use).
+        return reg.by_type.get("Resource").into_iter().flatten().collect();
+    }
     if !is_resource_type(resource_type) {
         return Vec::new();
     }
-    let reg = registry();
     let mut out: Vec<&'static SearchParam> = Vec::new();
     let mut bases = vec!["Resource"];
     if is_domain_resource(resource_type) {
@@ -203,6 +242,12 @@ pub fn search_params_for(resource_type: &str) -> Vec<&'static SearchParam> {
         out.extend(reg.by_type.get(b).into_iter().flatten());
     }
     out
+}
+
+/// The official parameters defined on exactly this base (`Patient`, `Resource`,
+/// `DomainResource`), without the common ones a type inherits.
+pub(crate) fn official_for_base(base: &str) -> &'static [SearchParam] {
+    registry().by_type.get(base).map_or(&[], Vec::as_slice)
 }
 
 /// One search parameter of a resource type by code (`search_param("Patient", "name")`),
@@ -218,6 +263,23 @@ pub fn search_param(resource_type: &str, code: &str) -> Option<&'static SearchPa
     search_params_for(resource_type)
         .into_iter()
         .find(|p| p.code == code)
+}
+
+/// The type of the search parameter a definition URL names (a composite's components
+/// name their parameters this way), from any base type that has it.
+///
+/// ```
+/// use fhir_model::search_params::{kind_of_definition, SearchParamKind};
+/// let kind = kind_of_definition("http://hl7.org/fhir/SearchParameter/clinical-code");
+/// assert_eq!(kind, Some(SearchParamKind::Token));
+/// ```
+pub fn kind_of_definition(url: &str) -> Option<SearchParamKind> {
+    registry()
+        .by_type
+        .values()
+        .flatten()
+        .find(|p| p.url == url)
+        .map(|p| p.kind)
 }
 
 #[cfg(test)]
@@ -253,7 +315,11 @@ mod tests {
         let value = search_param("Observation", "value-quantity").unwrap();
         assert_eq!(
             value.expression.as_deref(),
-            Some("(Observation.value as Quantity) | (Observation.value as SampledData)")
+            Some("(Observation.value.ofType(Quantity)) | (Observation.value.ofType(SampledData))")
+        );
+        assert_eq!(
+            as_to_of_type("(A.b.value as Quantity) | A.c.where(x as y)"),
+            "(A.b.value.ofType(Quantity)) | A.c.where(x.ofType(y))"
         );
     }
 

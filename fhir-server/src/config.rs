@@ -34,6 +34,13 @@ pub struct Config {
     /// Page size when the client gives no `_count`.
     #[arg(long, env = "HEALTHOS_DEFAULT_COUNT", default_value_t = 50)]
     pub default_count: usize,
+
+    /// On PostgreSQL, re-read the SearchParameter resources (custom search parameters)
+    /// every this many seconds, for those other server instances on the same database
+    /// wrote; 0: never. Each instance re-reads them after its own writes and at
+    /// `$reindex` anyway.
+    #[arg(long, env = "HEALTHOS_SEARCH_PARAM_REFRESH_SECS", default_value_t = 30)]
+    pub search_param_refresh_secs: u64,
 }
 
 impl Config {
@@ -47,6 +54,7 @@ impl Config {
             max_body_bytes: 16 * 1024 * 1024,
             max_count: 1000,
             default_count: 50,
+            search_param_refresh_secs: 30,
         }
     }
 }

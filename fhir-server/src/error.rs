@@ -104,6 +104,7 @@ impl From<StoreError> for ApiError {
                 "A concurrent request changed the same resource ({what}); retry"
             )),
             StoreError::Database(e) => ApiError::internal(e),
+            StoreError::Criteria(why) => ApiError::bad_request(IssueType::Value, why),
             StoreError::WriterGone => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 IssueType::Exception,

@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod custom_params;
 pub mod error;
 pub mod http;
 pub mod rest;
@@ -26,8 +27,9 @@ pub struct AppState {
     pub base_url: Arc<str>,
     /// The configuration.
     pub config: Arc<Config>,
-    /// The CapabilityStatement, built once at start-up.
-    pub capability: Arc<serde_json::Value>,
+    /// The custom search parameters (the server's SearchParameter resources) and the
+    /// CapabilityStatement that lists them, refreshed when they change.
+    pub search_params: Arc<custom_params::SearchParameters>,
 }
 
 /// A server started by [`start`].
@@ -40,11 +42,16 @@ pub struct RunningServer {
     pub backend: &'static str,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    /// Re-reads the SearchParameters now and then (PostgreSQL only).
+    refresher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// Stops accepting requests and waits for in-flight ones.
     pub async fn shutdown(self) {
+        if let Some(r) = &self.refresher {
+            r.abort();
+        }
         let _ = self.shutdown.send(());
         let _ = self.task.await;
     }
@@ -62,15 +69,30 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .trim_end_matches('/')
         .to_owned();
     let backend = store.backend();
-    let capability = Arc::new(rest::capability::statement(
-        &base_url,
-        &clock::now_instant(),
-    ));
+    let search_params = Arc::new(
+        custom_params::SearchParameters::load(&*store, &base_url, &clock::now_instant()).await?,
+    );
+    // Other instances may change the SearchParameters of a shared PostgreSQL database;
+    // SQLite has one server process (see `custom_params`).
+    let refresher = (backend == "postgresql" && config.search_param_refresh_secs > 0).then(|| {
+        let (store, search_params) = (Arc::clone(&store), Arc::clone(&search_params));
+        let period = std::time::Duration::from_secs(config.search_param_refresh_secs);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                if let Err(e) = search_params.refresh(&*store).await {
+                    tracing::warn!(error = %e, "could not re-read the search parameters");
+                }
+            }
+        })
+    });
     let state = AppState {
         store,
         base_url: base_url.clone().into(),
         config: Arc::new(config),
-        capability,
+        search_params,
     };
     let app = http::app(state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -88,5 +110,6 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         backend,
         shutdown: tx,
         task,
+        refresher,
     })
 }

@@ -8,12 +8,16 @@
 //! queries are scoped to the data set's own ids, so other data on the server does not
 //! change their results.
 //!
-//! Search itself is issue 4. The cases of what the server searches today (`_id`, token,
-//! reference, string, uri, date, quantity and `_lastUpdated` parameters with their
-//! prefixes, the modifiers `:missing`, `:not`, `:text`, `:contains`, `:exact`,
-//! `:[type]`, chains, `_has`, `_include`, `_revinclude`, paging, `_sort`, `_total` and
-//! `_summary=count`) run now; the rest (composite) are reported as not run with
-//! "waits on issue 4 (search)" (and run with `--run-pending`).
+//! Search itself is issue 4. Every case runs: `_id`, token, reference, string, uri, date,
+//! quantity, composite and `_lastUpdated` parameters with their prefixes; quantities
+//! given in another unit of the same dimension (compared in canonical UCUM units);
+//! composites whose parts must match within one component; the modifiers `:missing`,
+//! `:not`, `:text`, `:contains`, `:exact`, `:[type]`, `:of-type` and `:identifier`;
+//! system-level search with `_type`; chains, `_has`, `_include`, `_revinclude`, paging, `_sort`, `_total` and
+//! `_summary=count`. A case marked `runs_now = false` would be reported as not run with
+//! "waits on issue 4 (search)" (and run with `--run-pending`); none is today. Cases of
+//! resources the batch Bundles create (server-assigned ids) check `Bundle.total` with
+//! `_summary=count` instead of ids.
 //!
 //! The first case loads the data set (the Organization/Location/Practitioner batch
 //! Bundles as they are, then one transaction that PUTs every resource by its id, which
@@ -284,6 +288,8 @@ mod tests {
                 "string",
                 "date",
                 "quantity",
+                "composite",
+                "system",
                 "uri",
                 "modifier-missing",
                 "modifier-not",
@@ -313,6 +319,11 @@ mod tests {
             "quantity",
             "uri",
             "composite",
+            "composite-same-component",
+            "composite-code-value-quantity",
+            "quantity-ucum",
+            "identifier-of-type",
+            "reference-identifier",
             "modifier-missing",
             "modifier-not",
             "chain",

@@ -64,6 +64,11 @@ impl<'a> Evaluator<'a> {
         self.eval(ast, &input, Scope::default())
     }
 
+    /// Evaluates with `focus` (an item of this resource) as the input collection.
+    pub(crate) fn run_on(&self, ast: &Ast, focus: &Item<'a>) -> R<Coll<'a>> {
+        self.eval(ast, std::slice::from_ref(focus), Scope::default())
+    }
+
     fn eval(&self, ast: &Ast, focus: &[Item<'a>], sc: Scope<'_, 'a>) -> R<Coll<'a>> {
         Ok(match ast {
             Ast::Literal(l) => literal(l),

@@ -88,6 +88,17 @@ impl Expression {
         eval::Evaluator::new(resource).run(&self.ast)
     }
 
+    /// Evaluates the expression with `focus`, an item `resource` yielded (from another
+    /// expression), as the input; `%resource` is still `resource`. Composite search
+    /// parameters evaluate their components this way, relative to each root item.
+    pub fn evaluate_on<'a>(
+        &self,
+        resource: &'a Json,
+        focus: &Item<'a>,
+    ) -> Result<Vec<Item<'a>>, FhirPathError> {
+        eval::Evaluator::new(resource).run_on(&self.ast, focus)
+    }
+
     /// The expression text as parsed.
     pub fn text(&self) -> &str {
         &self.text

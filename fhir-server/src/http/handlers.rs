@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::clock;
 use crate::error::ApiError;
 use crate::rest::bundle::parse_etag;
-use crate::rest::criteria::parse_criteria;
+use crate::rest::criteria::parse_criteria_with;
 use crate::rest::history;
 use crate::rest::interactions::{self, is_valid_id};
 use crate::store::{self, HistoryScope};
@@ -36,6 +36,14 @@ fn check_path(res_type: &str, id: Option<&str>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// After a committed write to `res_type`: a SearchParameter changes the custom search
+/// parameters, which the next request must see.
+async fn after_write(state: &AppState, res_type: &str) {
+    if res_type == "SearchParameter" {
+        state.search_params.refresh_after_write(&*state.store).await;
+    }
+}
+
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     headers
         .get(header::IF_MATCH)
@@ -49,7 +57,7 @@ pub async fn metadata(
     State(state): State<AppState>,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
-    value_response(StatusCode::OK, &state.capability, &neg)
+    value_response(StatusCode::OK, &state.search_params.capability(), &neg)
 }
 
 /// `GET [base]/[type]/[id]`
@@ -128,10 +136,12 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
     interactions::check_type(&resource, &res_type)?;
+    let params = state.search_params.current();
     let criteria = match headers.get("if-none-exist").and_then(|v| v.to_str().ok()) {
         Some(q) => {
             let q = q.split_once('?').map_or(q, |(_, q)| q);
-            Some(parse_criteria(
+            Some(parse_criteria_with(
+                &params,
                 &res_type,
                 &crate::rest::criteria::query_pairs(q),
                 &state.base_url,
@@ -150,6 +160,7 @@ pub async fn create(
                 None,
                 "POST",
                 &clock::now_instant(),
+                &params,
             )?;
             store::write(&*state.store, move |tx| {
                 Box::pin(async move {
@@ -167,12 +178,14 @@ pub async fn create(
             store::write(&*state.store, move |tx| {
                 Box::pin(async move {
                     let now = clock::now_instant();
-                    interactions::create(tx, &ty, resource, Some(&criteria), None, &now).await
+                    interactions::create(tx, &ty, resource, Some(&criteria), None, &now, &params)
+                        .await
                 })
             })
             .await?
         }
     };
+    after_write(&state, &res_type).await;
     write_response(outcome.status, &outcome.stored, &neg, &state.base_url)
 }
 
@@ -187,13 +200,15 @@ pub async fn update(
     check_path(&res_type, Some(&id))?;
     let if_match = if_match(&headers)?;
     let ty = res_type.clone();
+    let params = state.search_params.current();
     let outcome = store::write(&*state.store, move |tx| {
         Box::pin(async move {
             let now = clock::now_instant();
-            interactions::update(tx, &ty, &id, resource, if_match, &now).await
+            interactions::update(tx, &ty, &id, resource, if_match, &now, &params).await
         })
     })
     .await?;
+    after_write(&state, &res_type).await;
     write_response(outcome.status, &outcome.stored, &neg, &state.base_url)
 }
 
@@ -207,25 +222,29 @@ pub async fn conditional_update(
     FhirBody(resource): FhirBody,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
-    let criteria = conditional_criteria(&res_type, &query, &state.base_url)?;
+    let params = state.search_params.current();
+    let criteria = conditional_criteria(&params, &res_type, &query, &state.base_url)?;
     let if_match = if_match(&headers)?;
     let ty = res_type.clone();
     let outcome = store::write(&*state.store, move |tx| {
         Box::pin(async move {
             let now = clock::now_instant();
-            interactions::conditional_update(tx, &ty, &criteria, resource, if_match, &now).await
+            interactions::conditional_update(tx, &ty, &criteria, resource, if_match, &now, &params)
+                .await
         })
     })
     .await?;
+    after_write(&state, &res_type).await;
     write_response(outcome.status, &outcome.stored, &neg, &state.base_url)
 }
 
 fn conditional_criteria(
+    params: &fhir_model::custom_params::CustomSearchParams,
     res_type: &str,
     query: &[(String, String)],
     base_url: &str,
 ) -> Result<Vec<store::Criterion>, ApiError> {
-    let criteria = parse_criteria(res_type, query, base_url)?;
+    let criteria = parse_criteria_with(params, res_type, query, base_url)?;
     if criteria.is_empty() {
         return Err(ApiError::bad_request(
             IssueType::Required,
@@ -251,6 +270,7 @@ pub async fn delete(
         })
     })
     .await?;
+    after_write(&state, &res_type).await;
     let mut r = StatusCode::NO_CONTENT.into_response();
     if let Some(w) = outcome {
         version_headers(r.headers_mut(), &w.stored);
@@ -265,7 +285,8 @@ pub async fn conditional_delete(
     QueryPairs(query): QueryPairs,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
-    let criteria = conditional_criteria(&res_type, &query, &state.base_url)?;
+    let params = state.search_params.current();
+    let criteria = conditional_criteria(&params, &res_type, &query, &state.base_url)?;
     let ty = res_type.clone();
     let outcome = store::write(&*state.store, move |tx| {
         Box::pin(async move {
@@ -274,6 +295,7 @@ pub async fn conditional_delete(
         })
     })
     .await?;
+    after_write(&state, &res_type).await;
     let mut r = StatusCode::NO_CONTENT.into_response();
     if let Some(w) = outcome {
         version_headers(r.headers_mut(), &w.stored);
@@ -292,13 +314,15 @@ pub async fn patch(
     check_path(&res_type, Some(&id))?;
     let if_match = if_match(&headers)?;
     let ty = res_type.clone();
+    let params = state.search_params.current();
     let outcome = store::write(&*state.store, move |tx| {
         Box::pin(async move {
             let now = clock::now_instant();
-            interactions::patch(tx, &ty, &id, &patch, if_match, &now).await
+            interactions::patch(tx, &ty, &id, &patch, if_match, &now, &params).await
         })
     })
     .await?;
+    after_write(&state, &res_type).await;
     write_response(outcome.status, &outcome.stored, &neg, &state.base_url)
 }
 
@@ -317,10 +341,42 @@ pub async fn bundle(
     let representation = neg.prefer == super::negotiate::Return::Representation
         && neg.elements.is_none()
         && neg.summary.is_none();
-    let response =
-        crate::rest::bundle::process(&*state.store, bundle, &state.base_url, representation)
-            .await?;
-    value_response(StatusCode::OK, &response, &neg)
+    let touches_search_parameters =
+        crate::rest::bundle::touches_type(&bundle, "SearchParameter", &state.base_url);
+    let params = state.search_params.current();
+    let response = crate::rest::bundle::process(
+        &*state.store,
+        bundle,
+        &state.base_url,
+        representation,
+        &params,
+    )
+    .await;
+    if touches_search_parameters {
+        // A batch may have written some entries even when others failed.
+        after_write(&state, "SearchParameter").await;
+    }
+    value_response(StatusCode::OK, &response?, &neg)
+}
+
+/// `POST [base]/$reindex`: re-indexes every current resource (`rest::reindex`).
+pub async fn reindex_system(
+    State(state): State<AppState>,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
+    let result = crate::rest::reindex::reindex(&state, None).await?;
+    value_response(StatusCode::OK, &result, &neg)
+}
+
+/// `POST [base]/[type]/$reindex`: re-indexes every current resource of the type.
+pub async fn reindex_type(
+    State(state): State<AppState>,
+    Path(res_type): Path<String>,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
+    check_path(&res_type, None)?;
+    let result = crate::rest::reindex::reindex(&state, Some(&res_type)).await?;
+    value_response(StatusCode::OK, &result, &neg)
 }
 
 /// `GET [base]/[type]?…`: search (`rest::search`).
@@ -331,7 +387,7 @@ pub async fn search(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
-    crate::rest::search::respond(&state, &res_type, &query, &headers).await
+    crate::rest::search::respond(&state, Some(&res_type), &query, &headers).await
 }
 
 /// `POST [base]/[type]/_search`: search with the parameters of the form body
@@ -345,7 +401,49 @@ pub async fn search_post(
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
     query.extend(form);
-    crate::rest::search::respond(&state, &res_type, &query, &headers).await
+    crate::rest::search::respond(&state, Some(&res_type), &query, &headers).await
+}
+
+/// `GET [base]/Observation/$lastn?…` (`rest::lastn`).
+pub async fn lastn(
+    State(state): State<AppState>,
+    QueryPairs(query): QueryPairs,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    crate::rest::lastn::respond(&state, &query, &headers).await
+}
+
+/// `POST [base]/Observation/$lastn`: with the parameters of the form body
+/// (`application/x-www-form-urlencoded`) and of the URL together, as `_search`.
+pub async fn lastn_post(
+    State(state): State<AppState>,
+    QueryPairs(mut query): QueryPairs,
+    headers: HeaderMap,
+    FormBody(form): FormBody,
+) -> Result<Response, ApiError> {
+    query.extend(form);
+    crate::rest::lastn::respond(&state, &query, &headers).await
+}
+
+/// `GET [base]?…`: a system-level search, over the types `_type` lists or all.
+pub async fn search_system(
+    State(state): State<AppState>,
+    QueryPairs(query): QueryPairs,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    crate::rest::search::respond(&state, None, &query, &headers).await
+}
+
+/// `POST [base]/_search`: a system-level search with the parameters of the form body
+/// and of the URL together.
+pub async fn search_system_post(
+    State(state): State<AppState>,
+    QueryPairs(mut query): QueryPairs,
+    headers: HeaderMap,
+    FormBody(form): FormBody,
+) -> Result<Response, ApiError> {
+    query.extend(form);
+    crate::rest::search::respond(&state, None, &query, &headers).await
 }
 
 /// `GET [base]/_history`

@@ -37,8 +37,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 fn fhir_routes() -> Router<AppState> {
     use handlers as h;
     Router::new()
-        .route("/", axum::routing::post(h::bundle))
+        .route("/", get(h::search_system).post(h::bundle))
+        .route("/_search", axum::routing::post(h::search_system_post))
         .route("/metadata", get(h::metadata))
+        .route("/$reindex", axum::routing::post(h::reindex_system))
         .route("/_history", get(h::history_system))
         .route(
             "/{res_type}",
@@ -49,6 +51,9 @@ fn fhir_routes() -> Router<AppState> {
         )
         .route("/{res_type}/_history", get(h::history_type))
         .route("/{res_type}/_search", axum::routing::post(h::search_post))
+        .route("/{res_type}/$reindex", axum::routing::post(h::reindex_type))
+        // A static segment: it takes precedence over `/{res_type}/{id}` (ids have no `$`).
+        .route("/Observation/$lastn", get(h::lastn).post(h::lastn_post))
         .route(
             "/{res_type}/{id}",
             get(h::read)
@@ -129,7 +134,10 @@ pub fn app(state: AppState) -> Router {
         .on_failure(());
     Router::new()
         .nest("/fhir", fhir_routes())
-        .route("/fhir/", axum::routing::post(handlers::bundle))
+        .route(
+            "/fhir/",
+            get(handlers::search_system).post(handlers::bundle),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(errors_in_requested_format))

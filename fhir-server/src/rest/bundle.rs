@@ -9,12 +9,14 @@
 //! alone.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use axum::http::StatusCode;
+use fhir_model::custom_params::CustomSearchParams;
 use fhir_model::outcome::IssueType;
 use serde_json::{Value, json};
 
-use super::criteria::{parse_criteria, query_pairs};
+use super::criteria::{parse_criteria_with, query_pairs};
 use super::interactions::{self, Patch, WriteOutcome, is_valid_id};
 use crate::error::ApiError;
 use crate::store::{self, ResourceStore, StoredResource, WriteTx};
@@ -93,12 +95,37 @@ enum EntryResult {
     Searched(Vec<StoredResource>),
 }
 
-/// Processes a `batch` or `transaction` Bundle and returns the response Bundle.
+/// Whether an entry of a Bundle reads or writes a resource of type `res_type` (by its
+/// `request.url` or its resource), so the caller knows to refresh what depends on it.
+pub fn touches_type(bundle: &Value, res_type: &str, base_url: &str) -> bool {
+    let entries = bundle.get("entry").and_then(Value::as_array);
+    entries.into_iter().flatten().any(|e| {
+        let url = e
+            .get("request")
+            .and_then(|r| r.get("url"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let url = url
+            .strip_prefix(base_url)
+            .map(|u| u.trim_start_matches('/'))
+            .unwrap_or(url);
+        let first = url.split(['/', '?']).next().unwrap_or_default();
+        first == res_type
+            || e.get("resource")
+                .and_then(|r| r.get("resourceType"))
+                .and_then(Value::as_str)
+                == Some(res_type)
+    })
+}
+
+/// Processes a `batch` or `transaction` Bundle and returns the response Bundle. `params`
+/// are the custom search parameters its criteria and index values use.
 pub async fn process(
     store: &dyn ResourceStore,
     mut bundle: Value,
     base_url: &str,
     return_representation: bool,
+    params: &Arc<CustomSearchParams>,
 ) -> Result<Value, ApiError> {
     let bundle_type = bundle
         .get("type")
@@ -119,11 +146,18 @@ pub async fn process(
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let base = base_url.to_owned();
+            let params = Arc::clone(params);
             let results = if is_plain(&parsed) {
-                let prepared = prepare_plain(store, parsed, base_url).await?;
-                store::write(store, move |tx| Box::pin(run_prepared(tx, prepared, base))).await?
+                let prepared = prepare_plain(store, parsed, base_url, &params).await?;
+                store::write(store, move |tx| {
+                    Box::pin(async move { run_prepared(tx, prepared, base, &params).await })
+                })
+                .await?
             } else {
-                store::write(store, move |tx| Box::pin(run_transaction(tx, parsed, base))).await?
+                store::write(store, move |tx| {
+                    Box::pin(async move { run_transaction(tx, parsed, base, &params).await })
+                })
+                .await?
             };
             let entries: Vec<Value> = results
                 .iter()
@@ -137,10 +171,11 @@ pub async fn process(
                 let result = match parse_entry(e, base_url) {
                     Ok(entry) => {
                         let base = base_url.to_owned();
+                        let params = Arc::clone(params);
                         store::write(store, move |tx| {
                             Box::pin(async move {
                                 let now = crate::clock::now_instant();
-                                run_action(tx, entry.action, None, &base, &now).await
+                                run_action(tx, entry.action, None, &base, &now, &params).await
                             })
                         })
                         .await
@@ -319,13 +354,14 @@ async fn run_transaction(
     tx: &mut dyn WriteTx,
     mut entries: Vec<Entry>,
     base_url: String,
+    params: &CustomSearchParams,
 ) -> Result<Vec<EntryResult>, ApiError> {
     let now = crate::clock::now_instant();
     let mut results: Vec<Option<EntryResult>> = vec![None; entries.len()];
     // 0. DELETEs run first, so conditions of later entries see their effect.
     for (i, entry) in entries.iter().enumerate() {
         if entry.action.rank() == 0 {
-            let result = run_action(tx, entry.action.clone(), None, &base_url, &now)
+            let result = run_action(tx, entry.action.clone(), None, &base_url, &now, params)
                 .await
                 .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
             results[i] = Some(result);
@@ -346,7 +382,8 @@ async fn run_transaction(
                 let existing = match if_none_exist {
                     Some(q) => {
                         let criteria =
-                            parse_criteria(res_type, &query_pairs(q), &base_url).map_err(at)?;
+                            parse_criteria_with(params, res_type, &query_pairs(q), &base_url)
+                                .map_err(at)?;
                         let found = tx.find(res_type, &criteria).await?;
                         if found.len() > 1 {
                             return Err(at(ApiError::precondition_failed(
@@ -372,7 +409,8 @@ async fn run_transaction(
                 ..
             } => {
                 let criteria =
-                    parse_criteria(res_type, &query_pairs(query), &base_url).map_err(at)?;
+                    parse_criteria_with(params, res_type, &query_pairs(query), &base_url)
+                        .map_err(at)?;
                 let found = tx.find(res_type, &criteria).await?;
                 let id = match found.len() {
                     0 => resource
@@ -415,7 +453,7 @@ async fn run_transaction(
             | Action::ConditionalUpdate { resource, .. } => resource,
             _ => continue,
         };
-        rewrite_references(tx, resource, &mut ids, &base_url)
+        rewrite_references(tx, resource, &mut ids, &base_url, params)
             .await
             .map_err(|e| e.at(format!("Bundle.entry[{i}].resource")))?;
     }
@@ -426,7 +464,7 @@ async fn run_transaction(
     order.sort_by_key(|&i| entries[i].action.rank());
     for i in order {
         let action = entries[i].action.clone();
-        let result = run_action(tx, action, assigned[i].as_deref(), &base_url, &now)
+        let result = run_action(tx, action, assigned[i].as_deref(), &base_url, &now, params)
             .await
             .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
         results[i] = Some(result);
@@ -443,6 +481,7 @@ async fn run_action(
     assigned_id: Option<&str>,
     base_url: &str,
     now: &str,
+    params: &CustomSearchParams,
 ) -> Result<EntryResult, ApiError> {
     Ok(match action {
         Action::Read {
@@ -461,7 +500,7 @@ async fn run_action(
             }
         }
         Action::Search { res_type, query } => {
-            let criteria = parse_criteria(&res_type, &query_pairs(&query), base_url)?;
+            let criteria = parse_criteria_with(params, &res_type, &query_pairs(&query), base_url)?;
             let ids = tx.find(&res_type, &criteria).await?;
             let mut found = Vec::with_capacity(ids.len());
             for id in ids {
@@ -487,7 +526,12 @@ async fn run_action(
                 }));
             }
             let criteria = match (&if_none_exist, assigned_id) {
-                (Some(q), None) => Some(parse_criteria(&res_type, &query_pairs(q), base_url)?),
+                (Some(q), None) => Some(parse_criteria_with(
+                    params,
+                    &res_type,
+                    &query_pairs(q),
+                    base_url,
+                )?),
                 _ => None,
             };
             EntryResult::Written(
@@ -498,6 +542,7 @@ async fn run_action(
                     criteria.as_deref(),
                     assigned_id,
                     now,
+                    params,
                 )
                 .await?,
             )
@@ -508,7 +553,7 @@ async fn run_action(
             resource,
             if_match,
         } => EntryResult::Written(
-            interactions::update(tx, &res_type, &id, resource, if_match, now).await?,
+            interactions::update(tx, &res_type, &id, resource, if_match, now, params).await?,
         ),
         Action::ConditionalUpdate {
             res_type,
@@ -519,14 +564,16 @@ async fn run_action(
             Some(id) => {
                 resource["id"] = Value::String(id.to_owned());
                 EntryResult::Written(
-                    interactions::update(tx, &res_type, id, resource, if_match, now).await?,
+                    interactions::update(tx, &res_type, id, resource, if_match, now, params)
+                        .await?,
                 )
             }
             None => {
-                let criteria = parse_criteria(&res_type, &query_pairs(&query), base_url)?;
+                let criteria =
+                    parse_criteria_with(params, &res_type, &query_pairs(&query), base_url)?;
                 EntryResult::Written(
                     interactions::conditional_update(
-                        tx, &res_type, &criteria, resource, if_match, now,
+                        tx, &res_type, &criteria, resource, if_match, now, params,
                     )
                     .await?,
                 )
@@ -541,7 +588,7 @@ async fn run_action(
             None => EntryResult::NothingToDelete,
         },
         Action::ConditionalDelete { res_type, query } => {
-            let criteria = parse_criteria(&res_type, &query_pairs(&query), base_url)?;
+            let criteria = parse_criteria_with(params, &res_type, &query_pairs(&query), base_url)?;
             match interactions::conditional_delete(tx, &res_type, &criteria, now).await? {
                 Some(w) => EntryResult::Written(w),
                 None => EntryResult::NothingToDelete,
@@ -553,7 +600,7 @@ async fn run_action(
             patch,
             if_match,
         } => EntryResult::Written(
-            interactions::patch(tx, &res_type, &id, &patch, if_match, now).await?,
+            interactions::patch(tx, &res_type, &id, &patch, if_match, now, params).await?,
         ),
     })
 }
@@ -578,11 +625,12 @@ fn conditional_references(resource: &Value, ids: &HashMap<String, String>, out: 
 fn condition_criteria(
     reference: &str,
     base_url: &str,
+    params: &CustomSearchParams,
 ) -> Result<(String, Vec<crate::store::Criterion>), ApiError> {
     let (res_type, query) = reference.split_once('?').unwrap_or((reference, ""));
     Ok((
         res_type.to_owned(),
-        parse_criteria(res_type, &query_pairs(query), base_url)?,
+        parse_criteria_with(params, res_type, &query_pairs(query), base_url)?,
     ))
 }
 
@@ -611,8 +659,9 @@ async fn resolve_in(
     tx: &mut dyn WriteTx,
     reference: &str,
     base_url: &str,
+    params: &CustomSearchParams,
 ) -> Result<String, ApiError> {
-    let (res_type, criteria) = condition_criteria(reference, base_url)?;
+    let (res_type, criteria) = condition_criteria(reference, base_url, params)?;
     let found = tx.find(&res_type, &criteria).await?;
     single_match(&res_type, &found)
 }
@@ -645,11 +694,12 @@ async fn rewrite_references(
     resource: &mut Value,
     ids: &mut HashMap<String, String>,
     base_url: &str,
+    params: &CustomSearchParams,
 ) -> Result<(), ApiError> {
     let mut conditions = Vec::new();
     conditional_references(resource, ids, &mut conditions);
     for reference in conditions {
-        let target = resolve_in(tx, &reference, base_url).await?;
+        let target = resolve_in(tx, &reference, base_url, params).await?;
         ids.insert(reference, target);
     }
     apply_references(resource, ids)
@@ -689,6 +739,7 @@ async fn prepare_plain(
     store: &dyn ResourceStore,
     entries: Vec<Entry>,
     base_url: &str,
+    params: &CustomSearchParams,
 ) -> Result<PreparedTransaction, ApiError> {
     let now = crate::clock::now_instant();
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -714,7 +765,7 @@ async fn prepare_plain(
     }
     let mut conditions = Vec::with_capacity(references.len());
     for reference in references {
-        let (res_type, criteria) = condition_criteria(&reference, base_url)?;
+        let (res_type, criteria) = condition_criteria(&reference, base_url, params)?;
         // Two are enough to tell "exactly one" from "several"; no count is needed.
         let query = crate::store::SearchQuery {
             criteria,
@@ -746,8 +797,9 @@ async fn prepare_plain(
             ) => {
                 interactions::check_type(&resource, &res_type).map_err(at)?;
                 apply_references(&mut resource, &ids).map_err(at)?;
-                let (new, stored) =
-                    interactions::prepare_version(&res_type, &id, resource, None, "POST", &now)?;
+                let (new, stored) = interactions::prepare_version(
+                    &res_type, &id, resource, None, "POST", &now, params,
+                )?;
                 PreparedEntry::Write(new, stored)
             }
             (action, _) => PreparedEntry::Read(action),
@@ -767,9 +819,10 @@ async fn run_prepared(
     tx: &mut dyn WriteTx,
     prepared: PreparedTransaction,
     base_url: String,
+    params: &CustomSearchParams,
 ) -> Result<Vec<EntryResult>, ApiError> {
     for (reference, target) in &prepared.conditions {
-        let still = resolve_in(tx, reference, &base_url).await.ok();
+        let still = resolve_in(tx, reference, &base_url, params).await.ok();
         if still.as_ref() != Some(target) {
             return Err(ApiError::conflict(
                 "A conditional reference of this transaction resolved differently while it was being processed; retry",
@@ -795,7 +848,7 @@ async fn run_prepared(
         }
     }
     for (i, action) in reads {
-        let result = run_action(tx, action, None, &base_url, &now)
+        let result = run_action(tx, action, None, &base_url, &now, params)
             .await
             .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
         results[i] = Some(result);

@@ -1,8 +1,12 @@
 //! The CapabilityStatement (`GET [base]/metadata`), generated from what the server
 //! really implements: the resource types of the element model, the interactions the
-//! router offers, and the search parameters the criteria parser accepts.
+//! router offers, the search parameters the criteria parser accepts (the server's custom
+//! ones, from its SearchParameter resources, on their types too: the statement is rebuilt
+//! when they change, see `crate::custom_params`), and the operations (Observation
+//! `$lastn`, `$reindex`).
 
-use fhir_model::search_params::{SearchParamKind, search_params_for};
+use fhir_model::custom_params::CustomSearchParams;
+use fhir_model::search_params::SearchParamKind;
 use serde_json::{Value, json};
 
 /// Interactions offered on every resource type.
@@ -29,6 +33,7 @@ pub fn supported_kind(kind: SearchParamKind) -> bool {
             | SearchParamKind::Date
             | SearchParamKind::Number
             | SearchParamKind::Quantity
+            | SearchParamKind::Composite
     )
 }
 
@@ -46,8 +51,9 @@ fn kind_code(kind: SearchParamKind) -> &'static str {
     }
 }
 
-/// Builds the statement for a base URL; `date` is when this server started.
-pub fn statement(base_url: &str, date: &str) -> Value {
+/// Builds the statement for a base URL with the custom search parameters of `custom`;
+/// `date` is when this server started.
+pub fn statement(base_url: &str, date: &str, custom: &CustomSearchParams) -> Value {
     let resources: Vec<Value> = fhir_model::definitions::resource_types()
         .iter()
         .map(|t| {
@@ -58,7 +64,7 @@ pub fn statement(base_url: &str, date: &str) -> Value {
             })];
             // `_include` takes `*` and every reference parameter of the type.
             let mut includes = vec![json!("*")];
-            for p in search_params_for(t) {
+            for p in custom.search_params_for(t) {
                 if p.code != "_id" && supported_kind(p.kind) {
                     params.push(json!({"name": p.code, "definition": p.url, "type": kind_code(p.kind)}));
                 }
@@ -66,7 +72,7 @@ pub fn statement(base_url: &str, date: &str) -> Value {
                     includes.push(json!(format!("{t}:{}", p.code)));
                 }
             }
-            json!({
+            let mut resource = json!({
                 "type": t,
                 "profile": format!("http://hl7.org/fhir/StructureDefinition/{t}"),
                 "interaction": TYPE_INTERACTIONS.iter().map(|i| json!({"code": i})).collect::<Vec<_>>(),
@@ -80,7 +86,14 @@ pub fn statement(base_url: &str, date: &str) -> Value {
                 "searchInclude": includes,
                 "searchRevInclude": ["*"],
                 "searchParam": params,
-            })
+            });
+            if *t == "Observation" {
+                resource["operation"] = json!([{
+                    "name": "lastn",
+                    "definition": crate::rest::lastn::DEFINITION,
+                }]);
+            }
+            resource
         })
         .collect();
     json!({
@@ -101,7 +114,23 @@ pub fn statement(base_url: &str, date: &str) -> Value {
                 {"code": "transaction"},
                 {"code": "batch"},
                 {"code": "history-system"},
+                {"code": "search-system"},
             ],
+            "searchParam": common_search_params(custom),
+            "operation": [{
+                "name": "reindex",
+                "definition": crate::rest::reindex::DEFINITION,
+            }],
         }],
     })
+}
+
+/// The parameters a system-level search takes: those every type has.
+fn common_search_params(custom: &CustomSearchParams) -> Vec<serde_json::Value> {
+    custom
+        .search_params_for("Resource")
+        .into_iter()
+        .filter(|p| supported_kind(p.kind))
+        .map(|p| json!({"name": p.code, "definition": p.url, "type": kind_code(p.kind)}))
+        .collect()
 }

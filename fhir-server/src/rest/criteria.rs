@@ -2,25 +2,40 @@
 //! definitions: what conditional interactions (`If-None-Exist`, conditional update and
 //! delete, conditional references in transactions) and basic search match on.
 //!
-//! Supported today: `_id`, and every parameter of type token, reference, string, uri,
+//! The server's custom search parameters (its SearchParameter resources,
+//! `fhir_model::custom_params`) are seen everywhere a parameter is looked up (plain
+//! parameters, chains, `_has`, `_sort`) by the `*_with` entry points and those that take
+//! the set; the others see the official registry only, for callers that have no server
+//! state.
+//!
+//! Supported: `_id`, `_list`, and every parameter of type token, reference, string, uri,
 //! [date](https://hl7.org/fhir/R4/search.html#date) (`_lastUpdated` included),
-//! [number](https://hl7.org/fhir/R4/search.html#number) and
-//! [quantity](https://hl7.org/fhir/R4/search.html#quantity), with the
+//! [number](https://hl7.org/fhir/R4/search.html#number),
+//! [quantity](https://hl7.org/fhir/R4/search.html#quantity) and
+//! [composite](https://hl7.org/fhir/R4/search.html#composite) (`code-value-quantity=
+//! http://loinc.org|8480-6$gt100`: the components' values joined by `$`, matched on one
+//! item of the resource together), with the
 //! [prefixes](https://hl7.org/fhir/R4/search.html#prefix) `eq ne gt lt ge le sa eb ap` on
 //! dates, numbers and quantities, and the modifiers `:missing` (every type), `:exact` and
-//! `:contains` (string), `:not` and `:text` (token), `:[Type]` (reference), `:below` and
-//! `:above` (uri); [chains](https://hl7.org/fhir/R4/search.html#chaining)
-//! (`subject:Patient.name`, `subject.name` over every target type of `subject` that has
-//! `name`, multi-hop) and [`_has`](https://hl7.org/fhir/R4/search.html#has) (nested too).
-//! Other types and modifiers (composite, special) are refused with a clear 400 (issue
-//! type `not-supported`) by [`parse_criteria`], which conditional interactions use;
-//! search may instead ignore and report them ([`Handling::Lenient`]). An invalid value
-//! is a 400 (`value`) either way.
+//! `:contains` (string), `:not`, `:text`, `:of-type` (identifiers: `typeSystem|typeCode|
+//! value`), `:in` and `:not-in` (ValueSets stored on this server, resolved by the store)
+//! (token), `:[Type]` and `:identifier` (reference), `:below` and `:above` (uri);
+//! [chains](https://hl7.org/fhir/R4/search.html#chaining) (`subject:Patient.name`,
+//! `subject.name` over every target type of `subject` that has `name`, multi-hop) and
+//! [`_has`](https://hl7.org/fhir/R4/search.html#has) (nested too). `_list=id` is
+//! `_has:List:item:_id=id`. A [system-level search](https://hl7.org/fhir/R4/search.html#all)
+//! takes the parameters every type has, or with `_type` those the listed types share
+//! ([`parse_system_criteria`]). Other modifiers (and the special parameters `_text`,
+//! `_content`, `_query`, `near`) are refused with a clear 400 (issue type
+//! `not-supported`) by [`parse_criteria`], which conditional interactions use; search may
+//! instead ignore and report them ([`Handling::Lenient`]). An invalid value, or a chain on
+//! a parameter that is not a reference, is a 400 (`value`, `invalid`) either way.
 //!
 //! Token `:text` is a case- and accent-insensitive prefix match on the display text
 //! (CodeableConcept.text, Coding.display, Identifier.type.text). That text is indexed
-//! since schema migration 0002: resources stored before it have none until re-indexed
-//! (written again), so `:text` does not find them.
+//! since schema migration 0002, and composites, `:of-type` and `:identifier` rows and
+//! canonical quantities since 0003: resources stored before them are found by those
+//! once re-indexed (written again, or `$reindex`).
 //!
 //! Values are typed here, purely:
 //! - a date is the inclusive range of instants its precision covers (`2020` is the whole
@@ -33,12 +48,16 @@
 //!   prefixes compare with the value itself; `ap` is within 10 % of the value (and at
 //!   least the precision range).
 //! - a quantity is `[prefix]number`, `[prefix]number|system|code` or
-//!   `[prefix]number||code` (code or human unit, any system). Units are compared as
-//!   written: there is no UCUM conversion (`1 g` does not match `1000 mg`) yet.
+//!   `[prefix]number||code` (code or human unit, any system). With a UCUM unit
+//!   (`http://unitsofmeasure.org`) the number and its precision range are converted to
+//!   canonical UCUM units and compared with stored quantities' canonical form, so
+//!   `98.6|http://unitsofmeasure.org|[degF]` finds `37 Cel` and `1|…|g` finds `1000 mg`;
+//!   stored quantities whose unit has no canonical form are compared as written.
 
+use fhir_model::custom_params::CustomSearchParams;
 use fhir_model::fhirpath::value::{Temporal, format_instant_millis};
 use fhir_model::outcome::IssueType;
-use fhir_model::search_params::{SearchParamKind, search_param};
+use fhir_model::search_params::SearchParamKind;
 
 use crate::error::ApiError;
 use crate::store::{
@@ -63,19 +82,26 @@ pub const RESULT_PARAMETERS: &[&str] = &[
     "_containedType",
     "_page",
     "_cursor",
+    "_before",
+    "_type",
 ];
 
-/// Splits a parameter value at unescaped commas (`\,` is a literal comma).
+/// Splits a parameter value at unescaped commas (`\\,` is a literal comma).
 pub fn split_or(value: &str) -> Vec<String> {
+    split_unescaped(value, ',')
+}
+
+/// Splits at unescaped `sep` (`\\` before it makes it literal).
+fn split_unescaped(value: &str, sep: char) -> Vec<String> {
     let mut out = vec![String::new()];
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' if chars.peek() == Some(&',') => {
-                out.last_mut().expect("never empty").push(',');
+            '\\' if chars.peek() == Some(&sep) => {
+                out.last_mut().expect("never empty").push(sep);
                 chars.next();
             }
-            ',' => out.push(String::new()),
+            c if c == sep => out.push(String::new()),
             c => out.last_mut().expect("never empty").push(c),
         }
     }
@@ -85,13 +111,29 @@ pub fn split_or(value: &str) -> Vec<String> {
 /// Parses `name=value&…` pairs (already percent-decoded) into criteria for `res_type`,
 /// strictly: an unknown parameter or unsupported modifier is a 400, as conditional
 /// interactions need. Result-shaping parameters are skipped. `base_url` turns absolute
-/// references to this server into relative ones.
+/// references to this server into relative ones. Only the official search parameters:
+/// [`parse_criteria_with`] sees the server's custom ones too.
 pub fn parse_criteria(
     res_type: &str,
     pairs: &[(String, String)],
     base_url: &str,
 ) -> Result<Vec<Criterion>, ApiError> {
-    parse_criteria_at(res_type, pairs, base_url, now_millis())
+    parse_criteria_with(CustomSearchParams::none(), res_type, pairs, base_url)
+}
+
+/// [`parse_criteria`] with the official and the custom search parameters of `params`.
+pub fn parse_criteria_with(
+    params: &CustomSearchParams,
+    res_type: &str,
+    pairs: &[(String, String)],
+    base_url: &str,
+) -> Result<Vec<Criterion>, ApiError> {
+    let ctx = Ctx {
+        params,
+        base_url,
+        now_ms: now_millis(),
+    };
+    parse_search_criteria_at(res_type, pairs, Handling::Strict, ctx).map(|(criteria, _)| criteria)
 }
 
 /// [`parse_criteria`] with "now" given (milliseconds since the epoch), for `ap` on dates.
@@ -101,8 +143,22 @@ pub fn parse_criteria_at(
     base_url: &str,
     now_ms: i64,
 ) -> Result<Vec<Criterion>, ApiError> {
-    parse_search_criteria_at(res_type, pairs, base_url, Handling::Strict, now_ms)
-        .map(|(criteria, _)| criteria)
+    let ctx = Ctx {
+        params: CustomSearchParams::none(),
+        base_url,
+        now_ms,
+    };
+    parse_search_criteria_at(res_type, pairs, Handling::Strict, ctx).map(|(criteria, _)| criteria)
+}
+
+/// What parsing reads besides the query: the search parameters (official and custom),
+/// the base URL (absolute references to this server become relative) and "now" (for
+/// `ap` on dates).
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    params: &'a CustomSearchParams,
+    base_url: &'a str,
+    now_ms: i64,
 }
 
 /// How a search treats parameters it does not know or support
@@ -144,30 +200,54 @@ pub struct Ignored {
 
 /// [`parse_criteria`] for a search: with [`Handling::Lenient`], an unknown parameter or
 /// unsupported modifier is left out and listed (every pair with that name) instead of
-/// refused. An invalid value of a known parameter is refused either way.
+/// refused. An invalid value of a known parameter is refused either way. Only the
+/// official search parameters: [`parse_search_criteria_with`] sees the custom ones too.
 pub fn parse_search_criteria(
     res_type: &str,
     pairs: &[(String, String)],
     base_url: &str,
     handling: Handling,
 ) -> Result<(Vec<Criterion>, Vec<Ignored>), ApiError> {
-    parse_search_criteria_at(res_type, pairs, base_url, handling, now_millis())
+    parse_search_criteria_with(
+        CustomSearchParams::none(),
+        res_type,
+        pairs,
+        base_url,
+        handling,
+    )
+}
+
+/// [`parse_search_criteria`] with the official and the custom search parameters of
+/// `params`.
+pub fn parse_search_criteria_with(
+    params: &CustomSearchParams,
+    res_type: &str,
+    pairs: &[(String, String)],
+    base_url: &str,
+    handling: Handling,
+) -> Result<(Vec<Criterion>, Vec<Ignored>), ApiError> {
+    let ctx = Ctx {
+        params,
+        base_url,
+        now_ms: now_millis(),
+    };
+    parse_search_criteria_at(res_type, pairs, handling, ctx)
 }
 
 fn parse_search_criteria_at(
     res_type: &str,
     pairs: &[(String, String)],
-    base_url: &str,
     handling: Handling,
-    now_ms: i64,
+    ctx: Ctx<'_>,
 ) -> Result<(Vec<Criterion>, Vec<Ignored>), ApiError> {
     let mut criteria = Vec::new();
     let mut ignored: Vec<Ignored> = Vec::new();
     for (name, value) in pairs {
-        if RESULT_PARAMETERS.contains(&name.as_str()) {
+        // search.html#errors: "Empty parameters are not an error - they are just ignored".
+        if RESULT_PARAMETERS.contains(&name.as_str()) || value.is_empty() {
             continue;
         }
-        match parse_one(res_type, name, value, base_url, now_ms) {
+        match parse_one(res_type, name, value, ctx) {
             Ok(c) => criteria.push(c),
             Err(e)
                 if handling == Handling::Lenient
@@ -191,12 +271,65 @@ fn parse_search_criteria_at(
     Ok((criteria, ignored))
 }
 
+/// The criteria of a [system-level search](https://hl7.org/fhir/R4/search.html#all)
+/// over `types` (every type when empty): with no `_type`, only the parameters every type
+/// has; with `_type`, parameters each listed type has, and which mean the same for each
+/// (a parameter that differs, say a chain whose targets differ, is refused).
+pub fn parse_system_criteria(
+    params: &CustomSearchParams,
+    types: &[String],
+    pairs: &[(String, String)],
+    base_url: &str,
+    handling: Handling,
+) -> Result<(Vec<Criterion>, Vec<Ignored>), ApiError> {
+    let ctx = Ctx {
+        params,
+        base_url,
+        now_ms: now_millis(),
+    };
+    let Some((first, rest)) = types.split_first() else {
+        return parse_search_criteria_at("Resource", pairs, handling, ctx);
+    };
+    let parsed = parse_search_criteria_at(first, pairs, handling, ctx)?;
+    for ty in rest {
+        let other = parse_search_criteria_at(ty, pairs, handling, ctx)?;
+        if other != parsed {
+            return Err(ApiError::bad_request(
+                IssueType::NotSupported,
+                format!(
+                    "The search parameters do not mean the same for {first} and {ty}; search them separately"
+                ),
+            ));
+        }
+    }
+    Ok(parsed)
+}
+
+/// The types of a `_type` value (`Patient,Observation`); an unknown one is a 400.
+pub fn parse_types(value: &str) -> Result<Vec<String>, ApiError> {
+    value
+        .split(',')
+        .map(|t| {
+            let t = t.trim();
+            if fhir_model::definitions::is_resource_type(t) {
+                Ok(t.to_owned())
+            } else {
+                Err(invalid_value("_type", t, "resource types"))
+            }
+        })
+        .collect()
+}
+
 /// The keys of a [`_sort`](https://hl7.org/fhir/R4/search.html#sort) value
 /// (`a,-b,c`): search parameters of `res_type` of a sortable type (string, token, date,
 /// number, quantity, uri, reference; `_id` and `_lastUpdated`), `-` for descending. An
 /// unknown or unsortable parameter is `not-supported` (so lenient search may ignore the
-/// whole `_sort`); an empty key is an invalid value.
-pub fn parse_sort(res_type: &str, value: &str) -> Result<Vec<SortKey>, ApiError> {
+/// whole `_sort`); an empty key is an invalid value. Custom parameters of `params` sort too.
+pub fn parse_sort(
+    params: &CustomSearchParams,
+    res_type: &str,
+    value: &str,
+) -> Result<Vec<SortKey>, ApiError> {
     let mut keys = Vec::new();
     for part in value.split(',') {
         let part = part.trim();
@@ -210,7 +343,7 @@ pub fn parse_sort(res_type: &str, value: &str) -> Result<Vec<SortKey>, ApiError>
         let kind = if code == "_id" {
             SearchParamKind::Token
         } else {
-            match search_param(res_type, code) {
+            match params.search_param(res_type, code) {
                 Some(p) => p.kind,
                 None => {
                     return Err(ApiError::bad_request(
@@ -236,25 +369,27 @@ pub fn parse_sort(res_type: &str, value: &str) -> Result<Vec<SortKey>, ApiError>
 }
 
 /// Whether `res_type` has the search parameter `code` (`_id` included).
-fn has_param(res_type: &str, code: &str) -> bool {
-    code == "_id" || search_param(res_type, code).is_some()
+fn has_param(params: &CustomSearchParams, res_type: &str, code: &str) -> bool {
+    code == "_id" || params.search_param(res_type, code).is_some()
 }
 
 /// One `name=value` pair as a criterion on `res_type`: a plain parameter, a
 /// [chain](https://hl7.org/fhir/R4/search.html#chaining) or a
 /// [`_has`](https://hl7.org/fhir/R4/search.html#has).
-fn parse_one(
-    res_type: &str,
-    name: &str,
-    value: &str,
-    base_url: &str,
-    now_ms: i64,
-) -> Result<Criterion, ApiError> {
+fn parse_one(res_type: &str, name: &str, value: &str, ctx: Ctx<'_>) -> Result<Criterion, ApiError> {
+    if name == "_list" {
+        // `_list=id`: the resources List/id holds, i.e. `_has:List:item:_id=id`.
+        return Ok(Criterion::Has {
+            source_type: "List".to_owned(),
+            param: "item".to_owned(),
+            criterion: Box::new(Criterion::Id(split_or(value))),
+        });
+    }
     if let Some(rest) = name.strip_prefix("_has:") {
-        return parse_has(res_type, name, rest, value, base_url, now_ms);
+        return parse_has(res_type, name, rest, value, ctx);
     }
     if let Some((head, chained)) = name.split_once('.') {
-        return parse_chain(res_type, name, head, chained, value, base_url, now_ms);
+        return parse_chain(res_type, name, head, chained, value, ctx);
     }
     let (code, modifier) = match name.split_once(':') {
         Some((c, m)) => (c, Some(m)),
@@ -266,17 +401,11 @@ fn parse_one(
         }
         return Ok(Criterion::Id(split_or(value)));
     }
-    let Some(param) = search_param(res_type, code) else {
+    let Some(param) = ctx.params.search_param(res_type, code) else {
         return Err(unknown(res_type, code));
     };
     let param_code = code.to_owned();
     if modifier == Some("missing") {
-        if matches!(
-            param.kind,
-            SearchParamKind::Composite | SearchParamKind::Special
-        ) {
-            return Err(unsupported(name));
-        }
         let missing = match value {
             "true" => true,
             "false" => false,
@@ -284,14 +413,55 @@ fn parse_one(
                 return Err(invalid_value(name, value, "true or false"));
             }
         };
+        // A composite is present when its first component is (its rows carry it).
+        let (param_code, kind) = match param.kind {
+            SearchParamKind::Special => return Err(unsupported(name)),
+            SearchParamKind::Composite => (
+                fhir_model::index::composite_component(code, 0),
+                param
+                    .components
+                    .first()
+                    .and_then(|(d, _)| ctx.params.kind_of_definition(d))
+                    .ok_or_else(|| unsupported(name))?,
+            ),
+            kind => (param_code, kind),
+        };
         return Ok(Criterion::Missing {
             param: param_code,
-            kind: param.kind,
+            kind,
             missing,
         });
     }
-    let values = split_or(value);
-    let criterion = match (param.kind, modifier) {
+    if param.kind == SearchParamKind::Composite {
+        if modifier.is_some() {
+            return Err(unsupported(name));
+        }
+        return composite(res_type, name, code, &param.components, value, ctx);
+    }
+    value_criterion(
+        param.kind,
+        param_code,
+        modifier,
+        split_or(value),
+        name,
+        ctx.base_url,
+        ctx.now_ms,
+    )
+}
+
+/// The criterion of a parameter of type `kind` (not composite) with the index name
+/// `param_code`, the modifier and the OR'ed values (`name` is the parameter as written,
+/// for errors).
+fn value_criterion(
+    kind: SearchParamKind,
+    param_code: String,
+    modifier: Option<&str>,
+    values: Vec<String>,
+    name: &str,
+    base_url: &str,
+    now_ms: i64,
+) -> Result<Criterion, ApiError> {
+    let criterion = match (kind, modifier) {
         (SearchParamKind::Token, None | Some("not")) => {
             let token = Criterion::Token {
                 param: param_code,
@@ -306,6 +476,46 @@ fn parse_one(
         (SearchParamKind::Token, Some("text")) => Criterion::TokenText {
             param: param_code,
             values: values.iter().map(|v| normalize(v)).collect(),
+        },
+        (SearchParamKind::Token, Some("of-type")) => Criterion::Token {
+            param: fhir_model::index::of_type_param(&param_code),
+            values: values
+                .iter()
+                .map(|v| match v.splitn(3, '|').collect::<Vec<_>>()[..] {
+                    [system, code, value] if !code.is_empty() && !value.is_empty() => {
+                        Ok(TokenMatch {
+                            system: Some(system.to_owned()),
+                            code: Some(format!("{code}|{value}")),
+                        })
+                    }
+                    _ => Err(invalid_value(
+                        name,
+                        v,
+                        "[type system]|[type code]|[identifier value]",
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+        },
+        (SearchParamKind::Token, Some(m @ ("in" | "not-in"))) => {
+            if let Some(bad) = values
+                .iter()
+                .find(|v| v.is_empty() || v.contains(char::is_whitespace))
+            {
+                return Err(invalid_value(name, bad, "the canonical URL of a ValueSet"));
+            }
+            let inside = Criterion::InValueSet {
+                param: param_code,
+                urls: values,
+            };
+            if m == "in" {
+                inside
+            } else {
+                Criterion::Not(Box::new(inside))
+            }
+        }
+        (SearchParamKind::Reference, Some("identifier")) => Criterion::Token {
+            param: fhir_model::index::identifier_param(&param_code),
+            values: values.iter().map(|v| token_match(v)).collect(),
         },
         (SearchParamKind::Reference, modifier) => {
             if let Some(m) = modifier
@@ -378,6 +588,53 @@ fn parse_one(
     Ok(criterion)
 }
 
+/// A [composite](https://hl7.org/fhir/R4/search.html#composite) parameter: each
+/// (comma-separated) value is its components' values joined by `$`, one per component in
+/// the definition's order, each typed by its component's parameter type.
+fn composite(
+    res_type: &str,
+    name: &str,
+    code: &str,
+    components: &[(String, String)],
+    value: &str,
+    ctx: Ctx<'_>,
+) -> Result<Criterion, ApiError> {
+    let kinds: Vec<SearchParamKind> = components
+        .iter()
+        .map(|(definition, _)| ctx.params.kind_of_definition(definition))
+        .collect::<Option<_>>()
+        .filter(|k: &Vec<SearchParamKind>| !k.is_empty())
+        .ok_or_else(|| unknown(res_type, code))?;
+    let mut alternatives = Vec::new();
+    for v in split_or(value) {
+        let parts = split_unescaped(&v, '$');
+        if parts.len() != kinds.len() {
+            return Err(invalid_value(
+                name,
+                &v,
+                &format!("{} values joined by '$'", kinds.len()),
+            ));
+        }
+        let mut alternative = Vec::new();
+        for (k, (kind, part)) in kinds.iter().zip(parts).enumerate() {
+            alternative.push(value_criterion(
+                *kind,
+                fhir_model::index::composite_component(code, k),
+                None,
+                vec![part],
+                name,
+                ctx.base_url,
+                ctx.now_ms,
+            )?);
+        }
+        alternatives.push(alternative);
+    }
+    Ok(Criterion::Composite {
+        param: code.to_owned(),
+        alternatives,
+    })
+}
+
 /// `param[:Type].chained` (`head` is `param[:Type]`): the targets are `Type`, or every
 /// target type of `param` that has the first parameter of `chained`.
 fn parse_chain(
@@ -386,19 +643,18 @@ fn parse_chain(
     head: &str,
     chained: &str,
     value: &str,
-    base_url: &str,
-    now_ms: i64,
+    ctx: Ctx<'_>,
 ) -> Result<Criterion, ApiError> {
     let (code, type_modifier) = match head.split_once(':') {
         Some((c, m)) => (c, Some(m)),
         None => (head, None),
     };
-    let Some(param) = search_param(res_type, code) else {
+    let Some(param) = ctx.params.search_param(res_type, code) else {
         return Err(unknown(res_type, code));
     };
     if param.kind != SearchParamKind::Reference {
         return Err(ApiError::bad_request(
-            IssueType::NotSupported,
+            IssueType::Invalid,
             format!("'{name}': only reference parameters can be chained, and '{code}' is not one"),
         ));
     }
@@ -418,11 +674,8 @@ fn parse_chain(
         .expect("split yields at least one part");
     let mut targets = Vec::new();
     for t in types {
-        if has_param(t, next_code) {
-            targets.push((
-                t.to_owned(),
-                parse_one(t, chained, value, base_url, now_ms)?,
-            ));
+        if has_param(ctx.params, t, next_code) {
+            targets.push((t.to_owned(), parse_one(t, chained, value, ctx)?));
         }
     }
     if targets.is_empty() {
@@ -444,8 +697,7 @@ fn parse_has(
     name: &str,
     rest: &str,
     value: &str,
-    base_url: &str,
-    now_ms: i64,
+    ctx: Ctx<'_>,
 ) -> Result<Criterion, ApiError> {
     let mut parts = rest.splitn(3, ':');
     let (Some(source), Some(code), Some(inner)) = (parts.next(), parts.next(), parts.next()) else {
@@ -460,7 +712,7 @@ fn parse_has(
             format!("'{name}': unknown resource type '{source}'"),
         ));
     }
-    match search_param(source, code) {
+    match ctx.params.search_param(source, code) {
         Some(p)
             if p.kind == SearchParamKind::Reference
                 && (p.targets.is_empty() || p.targets.iter().any(|t| t == res_type)) => {}
@@ -476,7 +728,7 @@ fn parse_has(
     Ok(Criterion::Has {
         source_type: source.to_owned(),
         param: code.to_owned(),
-        criterion: Box::new(parse_one(source, inner, value, base_url, now_ms)?),
+        criterion: Box::new(parse_one(source, inner, value, ctx)?),
     })
 }
 
@@ -600,11 +852,33 @@ pub fn quantity_match(v: &str) -> Option<QuantityMatch> {
         ),
         (Some(_), None) => return None,
     };
+    let canonical = canonical_number(&number, system.as_deref(), code.as_deref());
     Some(QuantityMatch {
         number,
         system,
         code,
+        canonical,
     })
+}
+
+/// The number part of a quantity search value in canonical UCUM units (each bound
+/// converted; the conversions are increasing, so ranges stay ranges), and that unit.
+fn canonical_number(
+    number: &NumberMatch,
+    system: Option<&str>,
+    code: Option<&str>,
+) -> Option<(NumberMatch, String)> {
+    let convert = |x: f64| fhir_model::index::canonical_quantity(x, system, code);
+    let (value, unit) = convert(number.value)?;
+    Some((
+        NumberMatch {
+            prefix: number.prefix,
+            value,
+            low: convert(number.low)?.0,
+            high: convert(number.high)?.0,
+        },
+        unit,
+    ))
 }
 
 fn token_match(v: &str) -> TokenMatch {
@@ -941,7 +1215,7 @@ mod tests {
         assert!(
             matches!(&**criterion, Criterion::Has { source_type, .. } if source_type == "Observation")
         );
-        for bad in ["_has:Observation:patient", "_has:Observation:code:code=1"] {
+        for bad in ["_has:Observation:patient=1", "_has:Observation:code:code=1"] {
             assert!(
                 parse_criteria("Patient", &query_pairs(bad), "").is_err(),
                 "{bad}"
@@ -963,7 +1237,12 @@ mod tests {
 
     #[test]
     fn sort_keys() {
-        let keys = parse_sort("Observation", "date,-value-quantity,_id,-_lastUpdated").unwrap();
+        let keys = parse_sort(
+            CustomSearchParams::none(),
+            "Observation",
+            "date,-value-quantity,_id,-_lastUpdated",
+        )
+        .unwrap();
         let got: Vec<(&str, SearchParamKind, bool)> = keys
             .iter()
             .map(|k| (k.param.as_str(), k.kind, k.descending))
@@ -984,9 +1263,71 @@ mod tests {
             ("date,,code", IssueType::Value),
             ("-", IssueType::Value),
         ] {
-            let e = parse_sort("Observation", bad).unwrap_err();
+            let e = parse_sort(CustomSearchParams::none(), "Observation", bad).unwrap_err();
             assert_eq!(e.issues[0].code, code, "{bad}");
         }
+    }
+
+    #[test]
+    fn custom_parameters_are_seen_everywhere() {
+        let sp = |code: &str, base: &str, ty: &str, expression: &str, target: &[&str]| {
+            serde_json::json!({"resourceType": "SearchParameter", "status": "active",
+                "url": format!("http://x/{code}"), "code": code, "base": [base],
+                "type": ty, "expression": expression, "target": target})
+        };
+        let nick = sp(
+            "nickname",
+            "Patient",
+            "string",
+            "Patient.name.where(use = 'nickname').given",
+            &[],
+        );
+        let by = sp(
+            "performed-by",
+            "Observation",
+            "reference",
+            "Observation.performer",
+            &["Practitioner", "Patient"],
+        );
+        let (params, rejected) = CustomSearchParams::from_resources([("a", &nick), ("b", &by)]);
+        assert!(rejected.is_empty(), "{rejected:?}");
+        let parse = |ty: &str, q: &str| parse_criteria_with(&params, ty, &query_pairs(q), "");
+        assert_eq!(
+            parse("Patient", "nickname=Bób").unwrap(),
+            [Criterion::String {
+                param: "nickname".into(),
+                values: vec!["bob".into()],
+                mode: StringMode::Prefix
+            }]
+        );
+        assert!(parse_criteria("Patient", &query_pairs("nickname=x"), "").is_err());
+        let Criterion::Chain { param, targets } =
+            &parse("Observation", "performed-by.nickname=x").unwrap()[0]
+        else {
+            panic!()
+        };
+        assert_eq!(param, "performed-by");
+        let types: Vec<&str> = targets.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(types, ["Patient"], "only Patient has nickname");
+        assert!(matches!(
+            &parse("Practitioner", "_has:Observation:performed-by:status=final").unwrap()[0],
+            Criterion::Has { param, .. } if param == "performed-by"
+        ));
+        let keys = parse_sort(&params, "Patient", "-nickname").unwrap();
+        assert_eq!(
+            (keys[0].kind, keys[0].descending),
+            (SearchParamKind::String, true)
+        );
+        assert!(parse_sort(CustomSearchParams::none(), "Patient", "nickname").is_err());
+        let (c, ignored) = parse_system_criteria(
+            &params,
+            &["Patient".to_owned()],
+            &query_pairs("nickname=x"),
+            "",
+            Handling::Strict,
+        )
+        .unwrap();
+        assert_eq!((c.len(), ignored.len()), (1, 0));
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn page_size(query: &[(String, String)], config: &Config) -> Result<usize, A
 pub fn link_query(query: &[(String, String)], extra: &[(&str, String)]) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     for (k, v) in query {
-        if k != "_cursor" {
+        if k != "_cursor" && k != "_before" {
             ser.append_pair(k, v);
         }
     }

@@ -1,8 +1,15 @@
 //! The FHIR write interactions (create, update, delete, patch and their conditional forms),
 //! each a function over a [`WriteTx`], so a single request and a transaction Bundle entry
 //! run exactly the same logic.
+//!
+//! Each takes the server's custom search parameters as the request found them: index
+//! values are extracted with them (new data is searchable by a custom parameter at once),
+//! and a SearchParameter that could not be used as one is refused here, on every write
+//! path, with a 400 that gives the reason and the element path.
 
 use axum::http::StatusCode;
+use fhir_model::custom_params::CustomSearchParams;
+use fhir_model::index::IndexEntry;
 use fhir_model::outcome::IssueType;
 use serde_json::{Map, Value};
 
@@ -94,9 +101,38 @@ pub fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
     obj.extend(rest);
 }
 
+/// The index rows of a resource: the values of its official and custom search
+/// parameters, without `_id` and `_lastUpdated` (columns of `resource` already).
+pub fn index_values(resource: &Value, params: &CustomSearchParams) -> Vec<IndexEntry> {
+    let mut index = fhir_model::index::extract_index_values_with(resource, params);
+    index.retain(|e| e.param != "_id" && e.param != "_lastUpdated");
+    index
+}
+
+/// Refuses a SearchParameter this server could not use as a search parameter (400 with
+/// the reason and the element path); other resources pass.
+pub fn check_search_parameter(
+    res_type: &str,
+    id: &str,
+    resource: &Value,
+    params: &CustomSearchParams,
+) -> Result<(), ApiError> {
+    if res_type != "SearchParameter" {
+        return Ok(());
+    }
+    params.check(id, resource).map_err(|r| {
+        ApiError::bad_request(
+            r.code,
+            format!("This SearchParameter cannot be used: {}", r.reason),
+        )
+        .at(r.path)
+    })
+}
+
 /// Stamps `resource` as version `existing + 1` of `res_type/id`, extracts its index values
-/// and serializes it: everything a write needs, computed without the database (so it can
-/// run before a write job, off the single SQLite writer).
+/// (official and custom parameters of `params`) and serializes it: everything a write
+/// needs, computed without the database (so it can run before a write job, off the
+/// single SQLite writer). A SearchParameter that cannot be used is refused.
 pub fn prepare_version(
     res_type: &str,
     id: &str,
@@ -104,12 +140,12 @@ pub fn prepare_version(
     existing: Option<(i64, i64)>,
     method: &'static str,
     now: &str,
+    params: &CustomSearchParams,
 ) -> Result<(NewVersion, StoredResource), ApiError> {
+    check_search_parameter(res_type, id, &resource, params)?;
     let version = existing.map_or(1, |(_, v)| v + 1);
     stamp(&mut resource, id, version, now);
-    let mut index = fhir_model::index::extract_index_values(&resource);
-    // `_id` and `_lastUpdated` are columns of `resource` already; no index rows for them.
-    index.retain(|e| e.param != "_id" && e.param != "_lastUpdated");
+    let index = index_values(&resource, params);
     let content = String::from_utf8(fhir_model::format::to_json(&resource, false))
         .map_err(ApiError::internal)?;
     let stored = StoredResource {
@@ -142,8 +178,9 @@ async fn put_version(
     existing: Option<(i64, i64)>,
     method: &'static str,
     now: &str,
+    params: &CustomSearchParams,
 ) -> Result<StoredResource, ApiError> {
-    let (new, stored) = prepare_version(res_type, id, resource, existing, method, now)?;
+    let (new, stored) = prepare_version(res_type, id, resource, existing, method, now, params)?;
     tx.write_version(new).await?;
     Ok(stored)
 }
@@ -158,6 +195,7 @@ pub async fn create(
     if_none_exist: Option<&[Criterion]>,
     assigned_id: Option<&str>,
     now: &str,
+    params: &CustomSearchParams,
 ) -> Result<WriteOutcome, ApiError> {
     check_type(&resource, res_type)?;
     if let Some(criteria) = if_none_exist {
@@ -182,7 +220,7 @@ pub async fn create(
         }
     }
     let id = assigned_id.map_or_else(new_id, str::to_owned);
-    let stored = put_version(tx, res_type, &id, resource, None, "POST", now).await?;
+    let stored = put_version(tx, res_type, &id, resource, None, "POST", now, params).await?;
     Ok(WriteOutcome {
         status: StatusCode::CREATED,
         stored,
@@ -198,6 +236,7 @@ pub async fn update(
     resource: Value,
     if_match: Option<i64>,
     now: &str,
+    params: &CustomSearchParams,
 ) -> Result<WriteOutcome, ApiError> {
     check_type(&resource, res_type)?;
     match resource.get("id").and_then(Value::as_str) {
@@ -237,7 +276,7 @@ pub async fn update(
         Some(c) if !c.deleted => StatusCode::OK,
         _ => StatusCode::CREATED,
     };
-    let stored = put_version(tx, res_type, id, resource, existing, "PUT", now).await?;
+    let stored = put_version(tx, res_type, id, resource, existing, "PUT", now, params).await?;
     Ok(WriteOutcome { status, stored })
 }
 
@@ -249,6 +288,7 @@ pub async fn conditional_update(
     resource: Value,
     if_match: Option<i64>,
     now: &str,
+    params: &CustomSearchParams,
 ) -> Result<WriteOutcome, ApiError> {
     check_type(&resource, res_type)?;
     let found = tx.find(res_type, criteria).await?;
@@ -258,8 +298,8 @@ pub async fn conditional_update(
         .map(str::to_owned);
     match found.len() {
         0 => match body_id {
-            Some(id) => update(tx, res_type, &id, resource, if_match, now).await,
-            None => create(tx, res_type, resource, None, None, now).await,
+            Some(id) => update(tx, res_type, &id, resource, if_match, now, params).await,
+            None => create(tx, res_type, resource, None, None, now, params).await,
         },
         1 => {
             let id = &found[0];
@@ -272,7 +312,7 @@ pub async fn conditional_update(
             }
             let mut resource = resource;
             resource["id"] = Value::String(id.clone());
-            update(tx, res_type, id, resource, if_match, now).await
+            update(tx, res_type, id, resource, if_match, now, params).await
         }
         n => Err(ApiError::precondition_failed(
             IssueType::MultipleMatches,
@@ -362,6 +402,7 @@ pub async fn patch(
     patch: &Patch,
     if_match: Option<i64>,
     now: &str,
+    params: &CustomSearchParams,
 ) -> Result<WriteOutcome, ApiError> {
     // Lock first (PostgreSQL), then read, so no write can slip in between.
     let state = tx.current(res_type, id).await?;
@@ -399,6 +440,7 @@ pub async fn patch(
         Some((cur.pk, cur.version)),
         "PATCH",
         now,
+        params,
     )
     .await?;
     Ok(WriteOutcome {

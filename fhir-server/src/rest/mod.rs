@@ -7,4 +7,6 @@ pub mod capability;
 pub mod criteria;
 pub mod history;
 pub mod interactions;
+pub mod lastn;
+pub mod reindex;
 pub mod search;

@@ -2,9 +2,12 @@
 //! `GET [type]?…` and `POST [type]/_search`: criteria (`criteria.rs`), then the
 //! result parameters this module reads:
 //!
-//! - `_count` and the keyset cursor `_cursor` (the `next` link): the internal key of the
-//!   page's last match, or for a sorted search URL-safe base64 of the JSON array of its
-//!   sort key values and that key;
+//! - `_count` and the keyset cursors `_cursor` (the `next` link: after this position) and
+//!   `_before` (the `previous` link: the page before it): the internal key of the page's
+//!   last (first) match, or for a sorted search URL-safe base64 of the JSON array of its
+//!   sort key values and that key. Every page links `self` (itself) and `first` (the
+//!   search without a cursor); links keep working while resources are written between
+//!   pages (no OFFSET);
 //! - [`_sort`](https://hl7.org/fhir/R4/search.html#sort): `a,-b,c` over search
 //!   parameters of type string, token, date, number, quantity, uri and reference, `_id`
 //!   and `_lastUpdated`; `-` is descending. A resource with several values sorts by its
@@ -32,17 +35,24 @@
 //! (`search.mode = outcome`, severity warning) for each; `strict` refuses them with a 400.
 //!
 //! Paging links are GET URLs carrying every parameter the search used (not the ignored
-//! ones), also for a POSTed one.
+//! ones), also for a POSTed one. A system-level search (`GET [base]?…`,
+//! `POST [base]/_search`) links to the base URL.
+//!
+//! Unshaped compact JSON (no `_summary`, `_elements`, `_pretty`, XML) splices each stored
+//! resource text into the Bundle without parsing it: search cost is then the query.
 
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use fhir_model::custom_params::CustomSearchParams;
 use fhir_model::outcome::{Issue, IssueType};
-use fhir_model::search_params::{SearchParamKind, search_param};
+use fhir_model::search_params::SearchParamKind;
 use fhir_model::summary::{select_elements, summarize};
 use serde_json::{Value, json};
 
 use super::bundle::parse_content;
-use super::criteria::{Handling, Ignored, parse_search_criteria, parse_sort};
+use super::criteria::{
+    Handling, Ignored, parse_search_criteria_with, parse_sort, parse_system_criteria, parse_types,
+};
 use super::history;
 use crate::AppState;
 use crate::error::ApiError;
@@ -52,20 +62,24 @@ use crate::store::{Include, SearchCursor, SearchQuery, SortKey, SortValue, Store
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// Runs a search of `res_type` with the given parameters (query string, and for a POST
-/// the form body too) and answers with the searchset Bundle.
+/// Runs a search of `res_type` (`None`: a system-level search, over the types `_type`
+/// lists or all) with the given parameters (query string, and for a POST the form body
+/// too) and answers with the searchset Bundle.
 pub async fn respond(
     state: &AppState,
-    res_type: &str,
+    res_type: Option<&str>,
     pairs: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     // `_summary=count` shapes the Bundle, not the resources: the negotiation of resource
     // shaping does not see it.
-    let summary_count = pairs.iter().any(|(k, v)| k == "_summary" && v == "count");
+    // `_count=0` is treated as `_summary=count` (search.html#count).
+    let summary_count = pairs
+        .iter()
+        .any(|(k, v)| k == "_summary" && v == "count" || k == "_count" && v == "0");
     let shaping: Vec<(String, String)> = pairs
         .iter()
-        .filter(|(k, v)| !(k == "_summary" && v == "count"))
+        .filter(|(k, v)| !(k == "_summary" && v == "count" || k == "_count" && v == "0"))
         .cloned()
         .collect();
     let neg = negotiate(&shaping, headers)?;
@@ -76,74 +90,174 @@ pub async fn respond(
             .filter_map(|v| v.to_str().ok()),
     );
     let (query, ignored) = search_query(res_type, pairs, state, summary_count, handling)?;
-    let page = state.store.search_with(res_type, &query).await?;
+    let page = state
+        .store
+        .search_with(res_type.unwrap_or(""), &query)
+        .await?;
 
     let base = &state.base_url;
+    let path = match res_type {
+        Some(t) => format!("{base}/{t}"),
+        None => base.to_string(),
+    };
     // The links carry only the parameters this search used.
     let used: Vec<(String, String)> = pairs
         .iter()
         .filter(|(k, _)| !ignored.iter().any(|i| &i.name == k))
         .cloned()
         .collect();
-    let self_query = history::link_query(&used, &[]);
-    let mut links =
-        vec![json!({"relation": "self", "url": format!("{base}/{res_type}{self_query}")})];
-    if let Some(next) = &page.next {
-        let q = history::link_query(&used, &[("_cursor", encode_cursor(next))]);
-        links.push(json!({"relation": "next", "url": format!("{base}/{res_type}{q}")}));
-    }
-    // `_summary` and `_elements` shape each resource, not the Bundle around them.
-    let elements: Option<Vec<&str>> = neg
-        .elements
-        .as_ref()
-        .map(|e| e.iter().map(String::as_str).collect());
-    let entry = |s: &StoredResource, mode: &str| {
-        let mut resource = parse_content(s);
-        if let Some(summary) = neg.summary {
-            resource = summarize(&resource, summary);
-        }
-        if let Some(elements) = &elements {
-            resource = select_elements(&resource, elements);
-        }
-        json!({
-            "fullUrl": format!("{base}/{}/{}", s.res_type, s.id),
-            "resource": resource,
-            "search": {"mode": mode},
-        })
+    // `self` is this page (with its cursor); `first` the search from the start.
+    let this_page: Vec<(&str, String)> = ["_cursor", "_before"]
+        .into_iter()
+        .filter_map(|k| get(pairs, k).map(|v| (k, v.to_owned())))
+        .collect();
+    let link = |relation: &str, extra: &[(&str, String)]| {
+        let q = history::link_query(&used, extra);
+        json!({"relation": relation, "url": format!("{path}{q}")})
     };
-    let mut entries: Vec<Value> = page.resources.iter().map(|s| entry(s, "match")).collect();
-    entries.extend(page.included.iter().map(|s| entry(s, "include")));
+    let mut links = vec![link("self", &this_page), link("first", &[])];
+    if let Some(previous) = &page.previous {
+        links.push(link("previous", &[("_before", encode_cursor(previous))]));
+    }
+    if let Some(next) = &page.next {
+        links.push(link("next", &[("_cursor", encode_cursor(next))]));
+    }
+    let mut outcomes = Vec::new();
     for i in &ignored {
-        let issue = Issue::warning(
+        outcomes.push(Issue::warning(
             IssueType::NotSupported,
             format!(
                 "The search parameter '{}' was ignored: {}",
                 i.name, i.diagnostics
             ),
-        );
-        entries.push(json!({
-            "resource": {"resourceType": "OperationOutcome", "issue": [issue.to_json()]},
-            "search": {"mode": "outcome"},
-        }));
+        ));
     }
     if page.includes_truncated {
-        let issue = Issue::warning(
+        outcomes.push(Issue::warning(
             IssueType::TooCostly,
             format!(
                 "Only the first {} resources that _include/_revinclude reach from this page are included",
                 query.include_limit
             ),
-        );
-        entries.push(json!({
-            "resource": {"resourceType": "OperationOutcome", "issue": [issue.to_json()]},
-            "search": {"mode": "outcome"},
-        }));
+        ));
     }
+    searchset_response(
+        base,
+        Searchset {
+            total: page.total,
+            links,
+            matches: &page.resources,
+            included: &page.included,
+            outcomes,
+        },
+        neg,
+    )
+}
+
+/// The parts of a searchset Bundle.
+pub struct Searchset<'a> {
+    /// `Bundle.total`, when counted.
+    pub total: Option<i64>,
+    /// `Bundle.link` (each `{"relation", "url"}`).
+    pub links: Vec<Value>,
+    /// The matches (`search.mode = match`).
+    pub matches: &'a [StoredResource],
+    /// Resources included for them (`search.mode = include`).
+    pub included: &'a [StoredResource],
+    /// Warnings, one OperationOutcome entry each (`search.mode = outcome`).
+    pub outcomes: Vec<Issue>,
+}
+
+/// Answers with a searchset Bundle. `_summary` and `_elements` (in `neg`) shape each
+/// entry's resource, not the Bundle. Unshaped compact JSON, the common case, splices each
+/// resource's stored text into the Bundle as it is, never parsing it.
+pub fn searchset_response(
+    base: &str,
+    set: Searchset<'_>,
+    neg: Negotiated,
+) -> Result<Response, ApiError> {
     let mut bundle = json!({"resourceType": "Bundle", "type": "searchset"});
-    if let Some(total) = page.total {
+    if let Some(total) = set.total {
         bundle["total"] = json!(total);
     }
-    bundle["link"] = Value::Array(links);
+    bundle["link"] = Value::Array(set.links);
+    let outcomes: Vec<Value> = set
+        .outcomes
+        .iter()
+        .map(|issue| {
+            json!({
+                "resource": {"resourceType": "OperationOutcome", "issue": [issue.to_json()]},
+                "search": {"mode": "outcome"},
+            })
+        })
+        .collect();
+    let stored = set
+        .matches
+        .iter()
+        .map(|s| (s, "match"))
+        .chain(set.included.iter().map(|s| (s, "include")));
+    if neg.is_plain_json() {
+        let head = bundle.to_string();
+        let mut out = String::with_capacity(
+            head.len()
+                + set
+                    .matches
+                    .iter()
+                    .chain(set.included)
+                    .map(|s| s.content.as_deref().map_or(2, str::len) + 128)
+                    .sum::<usize>(),
+        );
+        out.push_str(&head[..head.len() - 1]);
+        let mut first = true;
+        for (s, mode) in stored {
+            out.push_str(if first { ",\"entry\":[" } else { "," });
+            first = false;
+            out.push_str("{\"fullUrl\":");
+            out.push_str(&Value::String(format!("{base}/{}/{}", s.res_type, s.id)).to_string());
+            out.push_str(",\"resource\":");
+            out.push_str(s.content.as_deref().unwrap_or("{}"));
+            out.push_str(",\"search\":{\"mode\":\"");
+            out.push_str(mode);
+            out.push_str("\"}}");
+        }
+        for o in &outcomes {
+            out.push_str(if first { ",\"entry\":[" } else { "," });
+            first = false;
+            out.push_str(&o.to_string());
+        }
+        if !first {
+            out.push(']');
+        }
+        out.push('}');
+        let mut response = (StatusCode::OK, out).into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(crate::http::FHIR_JSON),
+        );
+        return Ok(response);
+    }
+    let elements: Option<Vec<&str>> = neg
+        .elements
+        .as_ref()
+        .map(|e| e.iter().map(String::as_str).collect());
+    let mut entries: Vec<Value> = stored
+        .map(|(s, mode)| {
+            let mut resource = parse_content(s);
+            if let Some(summary) = neg.summary {
+                resource = summarize(&resource, summary);
+            }
+            // search.html#elements: "does not apply to included resources".
+            if let Some(elements) = elements.as_ref().filter(|_| mode == "match") {
+                resource = select_elements(&resource, elements);
+            }
+            json!({
+                "fullUrl": format!("{base}/{}/{}", s.res_type, s.id),
+                "resource": resource,
+                "search": {"mode": mode},
+            })
+        })
+        .collect();
+    entries.extend(outcomes);
     if !entries.is_empty() {
         bundle["entry"] = Value::Array(entries);
     }
@@ -162,14 +276,27 @@ const UNSUPPORTED_RESULT_PARAMETERS: &[&str] = &["_contained", "_containedType"]
 /// The store query of a search (criteria, page, total and includes) and the parameters
 /// it ignored (lenient handling).
 fn search_query(
-    res_type: &str,
+    res_type: Option<&str>,
     pairs: &[(String, String)],
     state: &AppState,
     summary_count: bool,
     handling: Handling,
 ) -> Result<(SearchQuery, Vec<Ignored>), ApiError> {
-    let (criteria, mut ignored) =
-        parse_search_criteria(res_type, pairs, &state.base_url, handling)?;
+    let types = match (res_type, get(pairs, "_type")) {
+        (None, Some(v)) => parse_types(v)?,
+        _ => Vec::new(),
+    };
+    // The official and the custom search parameters, as they are now.
+    let params = state.search_params.current();
+    let (criteria, mut ignored) = match res_type {
+        Some(t) => parse_search_criteria_with(&params, t, pairs, &state.base_url, handling)?,
+        None => parse_system_criteria(&params, &types, pairs, &state.base_url, handling)?,
+    };
+    // Sort keys are read by the first type's parameters (a system-level search without
+    // `_type`: the common ones).
+    let sort_type = res_type
+        .or(types.first().map(String::as_str))
+        .unwrap_or("Resource");
     for name in UNSUPPORTED_RESULT_PARAMETERS {
         if get(pairs, name).is_none() {
             continue;
@@ -186,7 +313,7 @@ fn search_query(
             diagnostics,
         });
     }
-    let sort = match get(pairs, "_sort").map(|v| parse_sort(res_type, v)) {
+    let sort = match get(pairs, "_sort").map(|v| parse_sort(&params, sort_type, v)) {
         None => Vec::new(),
         Some(Ok(keys)) => keys,
         Some(Err(e))
@@ -207,12 +334,22 @@ fn search_query(
         Some(Err(e)) => return Err(e),
     };
     let count = history::page_size(pairs, &state.config)?;
-    let after = get(pairs, "_cursor")
-        .map(|v| {
-            decode_cursor(v, &sort)
-                .ok_or_else(|| ApiError::bad_request(IssueType::Value, "Invalid _cursor"))
-        })
-        .transpose()?;
+    let cursor = |name: &str| {
+        get(pairs, name)
+            .map(|v| {
+                decode_cursor(v, &sort).ok_or_else(|| {
+                    ApiError::bad_request(IssueType::Value, format!("Invalid {name}"))
+                })
+            })
+            .transpose()
+    };
+    let (after, before) = (cursor("_cursor")?, cursor("_before")?);
+    if after.is_some() && before.is_some() {
+        return Err(ApiError::bad_request(
+            IssueType::Value,
+            "_cursor and _before cannot be used together",
+        ));
+    }
     let total = match get(pairs, "_total") {
         None | Some("estimate" | "accurate") => true,
         Some("none") => false,
@@ -233,13 +370,15 @@ fn search_query(
             "_revinclude:iterate" => (&mut revinclude, true),
             _ => continue,
         };
-        list.push(parse_include(name, value, iterate)?);
+        list.push(parse_include_with(&params, name, value, iterate)?);
     }
     let query = SearchQuery {
         criteria,
+        types,
         count: if summary_count { 0 } else { count },
         sort,
         after,
+        before,
         total: total || summary_count,
         include,
         revinclude,
@@ -307,6 +446,16 @@ fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// `*`, `Type:*`, `Type:param` or `Type:param:Target`, where `param` is a reference
 /// search parameter of `Type`.
 pub fn parse_include(name: &str, value: &str, iterate: bool) -> Result<Include, ApiError> {
+    parse_include_with(CustomSearchParams::none(), name, value, iterate)
+}
+
+/// [`parse_include`] where `param` may also be a custom reference parameter of `params`.
+pub fn parse_include_with(
+    params: &CustomSearchParams,
+    name: &str,
+    value: &str,
+    iterate: bool,
+) -> Result<Include, ApiError> {
     let invalid = |why: &str| {
         ApiError::bad_request(
             IssueType::Value,
@@ -338,7 +487,7 @@ pub fn parse_include(name: &str, value: &str, iterate: bool) -> Result<Include, 
     let param = if param == "*" {
         None
     } else {
-        match search_param(source, param) {
+        match params.search_param(source, param) {
             Some(p) if p.kind == SearchParamKind::Reference => Some(param.to_owned()),
             _ => return Err(invalid("not a reference search parameter of that type")),
         }

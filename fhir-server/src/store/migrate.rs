@@ -19,6 +19,10 @@ pub const SQLITE: Migrations = &[
         2,
         include_str!("../../migrations/sqlite/0002_token_text.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_composite_ucum.sql"),
+    ),
 ];
 
 /// PostgreSQL's migrations.
@@ -30,6 +34,10 @@ pub const POSTGRES: Migrations = &[
     (
         2,
         include_str!("../../migrations/postgres/0002_token_text.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_composite_ucum.sql"),
     ),
 ];
 

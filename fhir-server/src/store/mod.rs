@@ -82,6 +82,31 @@ pub struct NewVersion {
     pub index: Vec<IndexEntry>,
 }
 
+/// New index rows for the current version of a resource, written without a new version
+/// (`$reindex`).
+#[derive(Debug)]
+pub struct Reindexed {
+    /// The internal key of the logical resource.
+    pub pk: i64,
+    /// The resource type.
+    pub res_type: String,
+    /// The version the rows were computed from: if the resource has moved on since (or
+    /// was deleted), its rows are left as the newer write made them.
+    pub version: i64,
+    /// The search index values.
+    pub index: Vec<IndexEntry>,
+}
+
+/// A current (not deleted) resource with its internal key, as `$reindex` pages through
+/// them.
+#[derive(Debug, Clone)]
+pub struct CurrentResource {
+    /// The internal key (the paging key).
+    pub pk: i64,
+    /// The current version.
+    pub stored: StoredResource,
+}
+
 /// One condition of a conditional interaction or search, already typed by the search
 /// parameter's kind. A resource matches a [`Criterion`] if it matches any of its values.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +166,20 @@ pub enum Criterion {
     /// The negation of a criterion (token `:not`: resources without a matching value,
     /// including those with no value at all).
     Not(Box<Criterion>),
+    /// Token [`:in`](https://hl7.org/fhir/R4/search.html#token): a value is one of the
+    /// codes of one of the ValueSets (canonical URLs) stored on this server. The store
+    /// resolves the ValueSets when it runs the search (`:not-in` is this under [`Not`]).
+    ///
+    /// [`Not`]: Criterion::Not
+    InValueSet { param: String, urls: Vec<String> },
+    /// A [composite](https://hl7.org/fhir/R4/search.html#composite) parameter: any of the
+    /// alternatives (comma-separated values) matches when one root item of the composite
+    /// matches all of the alternative's component criteria together (each on the index
+    /// rows `{param}${k}` of one group).
+    Composite {
+        param: String,
+        alternatives: Vec<Vec<Criterion>>,
+    },
     /// A [chained](https://hl7.org/fhir/R4/search.html#chaining) parameter
     /// (`param[:Type].chained=…`): the reference `param` points to a current resource of
     /// one of the target types that matches that type's criterion (one entry per target
@@ -165,6 +204,9 @@ pub enum Criterion {
 pub struct SearchQuery {
     /// All must match.
     pub criteria: Vec<Criterion>,
+    /// For a system-level search (the type searched is `""`): only resources of these
+    /// types, or of any type when empty.
+    pub types: Vec<String>,
     /// Page size; 0 reads no page (`_summary=count`).
     pub count: usize,
     /// [`_sort`](https://hl7.org/fhir/R4/search.html#sort) keys, most significant first;
@@ -172,6 +214,9 @@ pub struct SearchQuery {
     pub sort: Vec<SortKey>,
     /// Keyset cursor: only resources after this position in the sort order.
     pub after: Option<SearchCursor>,
+    /// Keyset cursor of a `previous` link: the page just before this position (the last
+    /// `count` resources before it, still in sort order). Exclusive with `after`.
+    pub before: Option<SearchCursor>,
     /// Whether to count all matches (`_total=none` does not).
     pub total: bool,
     /// [`_include`](https://hl7.org/fhir/R4/search.html#include): resources the page's
@@ -323,6 +368,9 @@ pub struct QuantityMatch {
     pub system: Option<String>,
     /// `Some`: the unit code must be this (or, without a system, the code or the unit).
     pub code: Option<String>,
+    /// For a UCUM unit this server can convert: the number part in canonical units and
+    /// the canonical unit, compared with the canonical form of stored quantities.
+    pub canonical: Option<(NumberMatch, String)>,
 }
 
 /// One value of a token criterion.
@@ -343,6 +391,18 @@ pub struct ReferenceMatch {
     pub target_id: Option<String>,
     /// … or the absolute URL.
     pub url: Option<String>,
+}
+
+/// What an [Observation `$lastn`](https://hl7.org/fhir/R4/observation-operation-lastn.html)
+/// asks of the store: the Observations matching the criteria, grouped by code, the most
+/// recent `max` of each group (see `sql::lastn`).
+#[derive(Debug, Clone)]
+pub struct LastnQuery {
+    /// All must match (the subject, and any other Observation search parameters).
+    pub criteria: Vec<Criterion>,
+    /// How many of the most recent Observations of each code group (at least 1; more when
+    /// several share the effective time of the last one kept).
+    pub max: usize,
 }
 
 /// Which history to read.
@@ -387,6 +447,9 @@ pub struct SearchPage {
     pub resources: Vec<StoredResource>,
     /// The cursor after the last one, if there are more.
     pub next: Option<SearchCursor>,
+    /// The cursor before the first one, if there may be resources before it (the page
+    /// was reached through a cursor).
+    pub previous: Option<SearchCursor>,
     /// Total number of matches, when asked for.
     pub total: Option<i64>,
     /// Resources added by `_include`/`_revinclude` (none of them a match of the page,
@@ -408,6 +471,10 @@ pub enum StoreError {
     /// The write job failed; its error is returned to its caller unchanged.
     #[error("write job failed")]
     Job(Box<crate::error::ApiError>),
+    /// The criteria name something the store cannot resolve (a ValueSet it does not hold
+    /// or whose codes it cannot list); the text says what, for the client.
+    #[error("{0}")]
+    Criteria(String),
     /// The writer task has stopped (the server is shutting down).
     #[error("the writer has stopped")]
     WriterGone,
@@ -450,6 +517,10 @@ pub trait WriteTx: Send {
     async fn write_version(&mut self, version: NewVersion) -> Result<(), StoreError>;
     /// Sends buffered writes to the database (the backends call it before commit).
     async fn flush(&mut self) -> Result<(), StoreError>;
+    /// Replaces the index rows of current resources and writes no version (`$reindex`).
+    /// A resource whose current version is no longer the one given, or that was deleted,
+    /// is skipped. Returns how many were re-indexed.
+    async fn reindex(&mut self, resources: Vec<Reindexed>) -> Result<usize, StoreError>;
 }
 
 /// The storage behind the server. Backends provide the write path; reads share
@@ -491,6 +562,24 @@ pub trait ResourceStore: Send + Sync {
         query: &SearchQuery,
     ) -> Result<SearchPage, StoreError> {
         self.reader().search(res_type, query).await
+    }
+    /// Up to `limit` current (not deleted) resources, of `res_type` or of every type,
+    /// whose internal key is above `after_pk`, in key order (keyset paging for
+    /// `$reindex` and for loading the SearchParameters).
+    async fn current_resources(
+        &self,
+        res_type: Option<&str>,
+        after_pk: i64,
+        limit: usize,
+    ) -> Result<Vec<CurrentResource>, StoreError> {
+        self.reader()
+            .current_resources(res_type, after_pk, limit)
+            .await
+    }
+    /// The Observations an Observation `$lastn` returns, each once, grouped by code (the
+    /// group with the most recent Observation first), newest first within a group.
+    async fn lastn(&self, query: &LastnQuery) -> Result<Vec<StoredResource>, StoreError> {
+        self.reader().lastn(query).await
     }
 }
 

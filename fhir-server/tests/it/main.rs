@@ -4,10 +4,14 @@
 mod support;
 
 mod bundles;
+mod custom_params;
 mod errors;
 mod examples;
 mod history;
+mod lastn;
 mod logs;
 mod rest;
 mod search;
+mod search_spec_examples;
+mod search_terms;
 mod upgrade;

@@ -8,6 +8,8 @@ use serde_json::Value;
 pub struct TestServer {
     pub server: Option<RunningServer>,
     pub base: String,
+    /// The database the server runs on (for a second server on the same database).
+    pub database_url: String,
     pub client: reqwest::Client,
     _dir: Option<tempfile::TempDir>,
     pg_db: Option<(String, String)>,
@@ -57,13 +59,14 @@ impl TestServer {
         dir: Option<tempfile::TempDir>,
         pg_db: Option<(String, String)>,
     ) -> TestServer {
-        let mut config = Config::for_tests(url);
+        let mut config = Config::for_tests(url.clone());
         config.max_body_bytes = 2 * 1024 * 1024;
         let server = fhir_server::start(config).await.expect("server starts");
         let base = server.base_url.clone();
         TestServer {
             server: Some(server),
             base,
+            database_url: url,
             client: reqwest::Client::new(),
             _dir: dir,
             pg_db,

@@ -3,7 +3,9 @@
 //! Every value is bound as a parameter; the only text spliced into SQL is placeholders,
 //! fixed column names and the [`Dialect`]'s fixed fragments.
 
+mod lastn;
 mod search;
+mod valueset;
 
 use async_trait::async_trait;
 use fhir_model::index::{IndexEntry, IndexValue};
@@ -11,8 +13,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{
-    Criterion, CurrentState, HistoryPage, HistoryQuery, HistoryScope, NewVersion, SearchPage,
-    SearchQuery, StoreError, StoredResource, WriteTx,
+    Criterion, CurrentResource, CurrentState, HistoryPage, HistoryQuery, HistoryScope, LastnQuery,
+    NewVersion, Reindexed, SearchPage, SearchQuery, StoreError, StoredResource, WriteTx,
 };
 
 /// What differs between the SQL of SQLite and of PostgreSQL.
@@ -44,7 +46,9 @@ enum Arg {
     Text(String),
     OptText(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
     Float(f64),
+    OptFloat(Option<f64>),
 }
 
 /// SQL text with its arguments, as placeholders in the dialect's style as they are pushed.
@@ -74,6 +78,12 @@ impl Query {
     }
 
     fn arg(&mut self, a: Arg) -> &mut Self {
+        if let Arg::OptFloat(None) = a {
+            // sqlx's `Any` driver declares a NULL double as PostgreSQL `float4`; a cached
+            // statement would then refuse the 8-byte doubles of later rows.
+            self.text.push_str("NULL");
+            return self;
+        }
         self.args.push(a);
         if self.numbered {
             self.text.push('$');
@@ -95,7 +105,9 @@ impl Query {
                 Arg::Text(s) => q.bind(s),
                 Arg::OptText(s) => q.bind(s),
                 Arg::Int(i) => q.bind(i),
+                Arg::OptInt(i) => q.bind(i),
                 Arg::Float(f) => q.bind(f),
+                Arg::OptFloat(f) => q.bind(f),
             };
         }
         q
@@ -233,6 +245,8 @@ impl WriteTx for SqlTx<'_> {
         criteria: &[Criterion],
     ) -> Result<Vec<String>, StoreError> {
         self.flush().await?;
+        let resolved = valueset::resolve(self.conn, self.dialect, criteria).await?;
+        let criteria = resolved.as_deref().unwrap_or(criteria);
         let mut q = Query::new(self.dialect, "SELECT r.res_id FROM resource r WHERE ");
         search::push_matches(&mut q, res_type, criteria);
         q.sql(" ORDER BY r.pk LIMIT 1000");
@@ -286,6 +300,87 @@ impl WriteTx for SqlTx<'_> {
         }
         result
     }
+
+    async fn reindex(&mut self, resources: Vec<Reindexed>) -> Result<usize, StoreError> {
+        // Earlier writes first.
+        self.flush().await?;
+        if resources.is_empty() {
+            return Ok(0);
+        }
+        if self.job_start.is_some() && !self.job_savepoint {
+            // The rows are written at once, not buffered: in a group commit they go under
+            // this job's savepoint, so the job's failure undoes them and nothing else.
+            if let Err(e) = sqlx::raw_sql("SAVEPOINT job")
+                .execute(&mut *self.conn)
+                .await
+            {
+                self.poisoned = true;
+                return Err(e.into());
+            }
+            self.job_savepoint = true;
+            self.job_start = Some(0);
+        }
+        // Lock the resources (PostgreSQL) and keep those still at the version indexed.
+        let mut current = std::collections::HashMap::with_capacity(resources.len());
+        for chunk in resources.chunks(ROWS_PER_INSERT) {
+            let mut q = Query::new(
+                self.dialect,
+                "SELECT pk, version, deleted FROM resource WHERE pk IN (",
+            );
+            for (j, r) in chunk.iter().enumerate() {
+                if j > 0 {
+                    q.sql(", ");
+                }
+                q.arg(Arg::Int(r.pk));
+            }
+            q.sql(")").sql(self.dialect.lock_suffix);
+            for row in q.build().fetch_all(&mut *self.conn).await? {
+                let pk: i64 = row.try_get(0)?;
+                let version: i64 = row.try_get(1)?;
+                let deleted = row.try_get::<i64, _>(2)? != 0;
+                current.insert(pk, (version, deleted));
+            }
+        }
+        let kept: Vec<&Reindexed> = resources
+            .iter()
+            .filter(|r| current.get(&r.pk) == Some(&(r.version, false)))
+            .collect();
+        let pks: Vec<i64> = kept.iter().map(|r| r.pk).collect();
+        delete_index_rows(self.conn, self.dialect, &pks).await?;
+        let mut rows = Vec::new();
+        for r in &kept {
+            rows.extend(
+                r.index
+                    .iter()
+                    .enumerate()
+                    .map(|(seq, e)| (r.pk, seq as i64, r.res_type.as_str(), e)),
+            );
+        }
+        insert_index_rows(self.conn, self.dialect, rows).await?;
+        Ok(kept.len())
+    }
+}
+
+/// Deletes the index rows of these resources from every index table.
+async fn delete_index_rows(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    pks: &[i64],
+) -> Result<(), StoreError> {
+    for chunk in pks.chunks(ROWS_PER_INSERT) {
+        for table in INDEX_TABLES {
+            let mut q = Query::new(dialect, &format!("DELETE FROM {table} WHERE res_pk IN ("));
+            for (j, pk) in chunk.iter().enumerate() {
+                if j > 0 {
+                    q.sql(", ");
+                }
+                q.arg(Arg::Int(*pk));
+            }
+            q.sql(")");
+            q.build().execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes buffered versions: resource rows (updated or inserted), version rows, and the
@@ -313,19 +408,7 @@ async fn write_versions(
             updated.push(pk);
         }
     }
-    for chunk in updated.chunks(ROWS_PER_INSERT) {
-        for table in INDEX_TABLES {
-            let mut q = Query::new(dialect, &format!("DELETE FROM {table} WHERE res_pk IN ("));
-            for (j, pk) in chunk.iter().enumerate() {
-                if j > 0 {
-                    q.sql(", ");
-                }
-                q.arg(Arg::Int(*pk));
-            }
-            q.sql(")");
-            q.build().execute(&mut *conn).await?;
-        }
-    }
+    delete_index_rows(conn, dialect, &updated).await?;
     // New resources: one multi-row insert per chunk; keys come back by (type, id), so no
     // assumption is made about the order of RETURNING rows.
     let new: Vec<usize> = (0..pending.len())
@@ -440,13 +523,13 @@ async fn insert_index_rows(
         by_table[table_of(&row.3.value)].push(row);
     }
     const COLUMNS: [&str; 7] = [
-        "param, system, code, text",
-        "param, target_type, target_id, url",
-        "param, normalized, exact",
-        "param, start_at, end_at",
-        "param, value",
-        "param, value, system, code, unit",
-        "param, uri",
+        "param, grp, system, code, text",
+        "param, grp, target_type, target_id, url",
+        "param, grp, normalized, exact",
+        "param, grp, start_at, end_at",
+        "param, grp, value",
+        "param, grp, value, system, code, unit, canon_value, canon_unit",
+        "param, grp, uri",
     ];
     for (t, rows) in by_table.iter().enumerate() {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
@@ -468,7 +551,12 @@ async fn insert_index_rows(
                     .sql(", ")
                     .text(*res_type)
                     .sql(", ")
-                    .text(e.param.clone());
+                    .text(e.param.clone())
+                    .sql(", ")
+                    .arg(match e.group {
+                        Some(g) => Arg::Int(i64::from(g)),
+                        None => Arg::OptInt(None),
+                    });
                 push_index_values(&mut q, &e.value);
                 q.sql(")");
             }
@@ -512,11 +600,16 @@ fn push_index_values(q: &mut Query, value: &IndexValue) {
             system,
             code,
             unit,
+            canonical,
         } => {
             q.sql(", ").arg(Arg::Float(*value));
             q.sql(", ").arg(Arg::OptText(system.clone()));
             q.sql(", ").arg(Arg::OptText(code.clone()));
             q.sql(", ").arg(Arg::OptText(unit.clone()));
+            q.sql(", ")
+                .arg(Arg::OptFloat(canonical.as_ref().map(|c| c.0)));
+            q.sql(", ")
+                .arg(Arg::OptText(canonical.as_ref().map(|c| c.1.clone())));
         }
         IndexValue::Uri(uri) => {
             q.sql(", ").text(uri.clone());
@@ -592,6 +685,43 @@ impl SqlReader {
             query,
         )
         .await
+    }
+
+    /// See [`super::ResourceStore::current_resources`].
+    pub async fn current_resources(
+        &self,
+        res_type: Option<&str>,
+        after_pk: i64,
+        limit: usize,
+    ) -> Result<Vec<CurrentResource>, StoreError> {
+        let mut q = Query::new(
+            self.dialect,
+            &format!(
+                "SELECT {VERSION_COLUMNS}, r.pk FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version = r.version WHERE r.deleted = 0 AND r.pk > "
+            ),
+        );
+        q.arg(Arg::Int(after_pk));
+        if let Some(t) = res_type {
+            q.sql(" AND r.res_type = ").text(t);
+        }
+        q.sql(" ORDER BY r.pk LIMIT ").arg(Arg::Int(limit as i64));
+        let rows = q
+            .build()
+            .fetch_all(&mut *self.pool.acquire().await?)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CurrentResource {
+                    pk: row.try_get(7)?,
+                    stored: stored(row)?,
+                })
+            })
+            .collect()
+    }
+
+    /// See [`super::ResourceStore::lastn`].
+    pub async fn lastn(&self, query: &LastnQuery) -> Result<Vec<StoredResource>, StoreError> {
+        lastn::lastn(&mut *self.pool.acquire().await?, self.dialect, query).await
     }
 }
 

@@ -20,8 +20,17 @@
 //!
 //! `_lastUpdated` is the column `resource.last_updated`, a range of one instant.
 //! Numbers and quantities: `eq`/`ne` against the precision range `[low, high)`, the
-//! other prefixes against the value, `ap` within `[low, high]`. Quantity units are
-//! compared as written (no UCUM conversion).
+//! other prefixes against the value, `ap` within `[low, high]`. A quantity with a UCUM
+//! unit compares `canon_value` in `canon_unit` (canonical UCUM) with the converted search
+//! value; stored rows without a canonical form fall back to the value and unit as written.
+//!
+//! A composite's alternative is an `EXISTS` over the index rows of its first component
+//! (`{param}$0`) with, for each other component, an `EXISTS` over rows of the same
+//! resource and the same `grp` (the same item of the resource).
+//!
+//! A system-level search (type `""`) tests `r.res_type IN (…)` when `_type` lists types,
+//! and leaves out the type tests of the index probes (they are reached through
+//! `res_pk`, which fixes the type).
 //!
 //! Token `:text` is a prefix match on `idx_token.text`, the display text normalized
 //! (lower case, accents removed). That column came with migration 0002: index rows
@@ -39,7 +48,9 @@
 //! (NULL when it has none), or `resource.res_id`/`last_updated` for `_id`/`_lastUpdated`.
 //! The page is ordered by `(k IS NULL), k` per key, then `pk`, so no value sorts last
 //! both ways on SQLite and PostgreSQL alike; the cursor is the last row's key values and
-//! `pk`, compared as expanded OR/AND terms (no row-value comparison, no OFFSET).
+//! `pk`, compared as expanded OR/AND terms (no row-value comparison, no OFFSET). A
+//! `previous` page reads the rows before its cursor in the reverse order and turns them
+//! around.
 //!
 //! `_include` and `_revinclude` follow `idx_reference` rows (`target_type`, `target_id`)
 //! from the page's matches only; `:iterate` values are applied again to what was just
@@ -55,8 +66,8 @@ use fhir_model::search_params::SearchParamKind;
 
 use super::{Arg, Dialect, Query, VERSION_COLUMNS, stored};
 use crate::store::{
-    Criterion, DateMatch, Include, NumberMatch, Prefix, SearchCursor, SearchPage, SearchQuery,
-    SortKey, SortValue, StoreError, StoredResource, StringMode, UriMode,
+    Criterion, DateMatch, Include, NumberMatch, Prefix, QuantityMatch, SearchCursor, SearchPage,
+    SearchQuery, SortKey, SortValue, StoreError, StoredResource, StringMode, UriMode,
 };
 
 /// The column `resource.last_updated`, searched as the date parameter `_lastUpdated`.
@@ -70,6 +81,10 @@ const LAST_UPDATED: &str = "_lastUpdated";
 /// Reference and token criteria are the usual selective ones; dates and quantities
 /// rarely are.
 pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]) {
+    if res_type.is_empty() {
+        push_system_matches(q, &[], criteria);
+        return;
+    }
     let rank = |c: &Criterion| match c {
         Criterion::Reference { .. } => Some(0),
         Criterion::Token { .. } => Some(1),
@@ -99,6 +114,27 @@ pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]
     }
 }
 
+/// Appends `r.deleted = 0 AND [r.res_type IN (types) AND] <criteria>` for a system-level
+/// search: the criteria are correlated probes on every candidate (there is no one type
+/// whose lookup index could drive the query).
+fn push_system_matches(q: &mut Query, types: &[String], criteria: &[Criterion]) {
+    q.sql("r.deleted = 0");
+    if !types.is_empty() {
+        q.sql(" AND r.res_type IN (");
+        for (i, t) in types.iter().enumerate() {
+            if i > 0 {
+                q.sql(", ");
+            }
+            q.text(t.clone());
+        }
+        q.sql(")");
+    }
+    for c in criteria {
+        q.sql(" AND ");
+        push_criterion(q, "", "r", c);
+    }
+}
+
 /// Appends the condition of `c` on the resource `alias` (a row of `resource`, of type
 /// `res_type`).
 fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
@@ -117,181 +153,46 @@ fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
             }
             q.sql(")");
         }
-        Criterion::Token { param, values } => {
-            exists_open(q, alias, "idx_token", res_type, param);
-            for (i, v) in values.iter().enumerate() {
-                q.sql(if i == 0 { "(" } else { " OR (" });
-                let mut first = true;
-                match &v.system {
-                    None => {}
-                    Some(s) if s.is_empty() => {
-                        q.sql("i.system IS NULL");
-                        first = false;
-                    }
-                    Some(s) => {
-                        q.sql("i.system = ").text(s.clone());
-                        first = false;
-                    }
-                }
-                if let Some(code) = &v.code {
-                    if !first {
-                        q.sql(" AND ");
-                    }
-                    q.sql("i.code = ").text(code.clone());
-                    first = false;
-                }
-                if first {
-                    q.sql("1 = 1");
-                }
-                q.sql(")");
-            }
-            q.sql("))");
-        }
-        Criterion::Reference { param, values } => {
-            exists_open(q, alias, "idx_reference", res_type, param);
-            for (i, v) in values.iter().enumerate() {
-                q.sql(if i == 0 { "(" } else { " OR (" });
-                match (&v.url, &v.target_id) {
-                    (Some(url), _) => {
-                        q.sql("i.url = ").text(url.clone());
-                    }
-                    (None, Some(id)) => {
-                        q.sql("i.target_id = ").text(id.clone());
-                        if let Some(t) = &v.target_type {
-                            q.sql(" AND i.target_type = ").text(t.clone());
-                        }
-                    }
-                    (None, None) => {
-                        q.sql("1 = 0");
-                    }
-                }
-                q.sql(")");
-            }
-            q.sql("))");
-        }
-        Criterion::String {
-            param,
-            values,
-            mode,
-        } => {
-            exists_open(q, alias, "idx_string", res_type, param);
+        Criterion::Date { param, values } if param == LAST_UPDATED => {
+            q.sql("(");
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     q.sql(" OR ");
                 }
-                match mode {
-                    StringMode::Exact => {
-                        q.sql("i.exact = ").text(v.clone());
-                    }
-                    StringMode::Prefix => {
-                        // Prefix match on the normalized form: [v, v + U+10FFFF).
-                        q.sql("(i.normalized >= ").text(v.clone());
-                        q.sql(" AND i.normalized < ")
-                            .text(format!("{v}\u{10FFFF}"))
-                            .sql(")");
-                    }
-                    StringMode::Contains => {
-                        // Both sides are normalized (lower case), so LIKE's case rules
-                        // (insensitive for ASCII in SQLite, sensitive in PostgreSQL) agree.
-                        q.sql("i.normalized LIKE ")
-                            .text(format!("%{}%", like_escape(v)))
-                            .sql(" ESCAPE '\\'");
-                    }
-                }
+                let column = format!("{alias}.last_updated");
+                date_condition(q, &column, &column, v);
             }
+            q.sql(")");
+        }
+        Criterion::Token { param, .. }
+        | Criterion::TokenText { param, .. }
+        | Criterion::Reference { param, .. }
+        | Criterion::String { param, .. }
+        | Criterion::Uri { param, .. }
+        | Criterion::Date { param, .. }
+        | Criterion::Number { param, .. }
+        | Criterion::Quantity { param, .. } => {
+            exists_open(q, alias, index_table(c), res_type, param);
+            push_values(q, "i", c);
             q.sql("))");
         }
-        Criterion::Uri {
-            param,
-            values,
-            mode,
-        } => {
-            exists_open(q, alias, "idx_uri", res_type, param);
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
+        Criterion::InValueSet { .. } => {
+            // The store replaces these by the ValueSets' codes before compiling
+            // (`valueset::resolve`); one left here matches nothing.
+            q.sql("1 = 0");
+        }
+        Criterion::Composite { alternatives, .. } => {
+            q.sql("(");
+            for (n, components) in alternatives.iter().enumerate() {
+                if n > 0 {
                     q.sql(" OR ");
                 }
-                match mode {
-                    UriMode::Exact => {
-                        q.sql("i.uri = ").text(v.clone());
-                    }
-                    UriMode::Below => {
-                        // The value itself (with or without a final `/`), or a path
-                        // under it (`v/…`).
-                        let base = v.trim_end_matches('/');
-                        q.sql("(i.uri = ").text(v.clone());
-                        q.sql(" OR i.uri = ").text(base);
-                        q.sql(" OR substr(i.uri, 1, length(")
-                            .text(format!("{base}/"))
-                            .sql(")) = ")
-                            .text(format!("{base}/"))
-                            .sql(")");
-                    }
-                    UriMode::Above => {
-                        // The value itself, or a path it is under (`uri/…` starts it).
-                        q.sql("(i.uri = ").text(v.clone());
-                        q.sql(" OR substr(")
-                            .text(v.clone())
-                            .sql(", 1, length(i.uri) + 1) = i.uri || '/')");
-                    }
-                }
+                push_composite(q, res_type, alias, components);
             }
-            q.sql("))");
-        }
-        Criterion::Date { param, values } => {
-            if param == LAST_UPDATED {
-                q.sql("(");
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        q.sql(" OR ");
-                    }
-                    let column = format!("{alias}.last_updated");
-                    date_condition(q, &column, &column, v);
-                }
-                q.sql(")");
-                return;
+            if alternatives.is_empty() {
+                q.sql("1 = 0");
             }
-            exists_open(q, alias, "idx_date", res_type, param);
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    q.sql(" OR ");
-                }
-                date_condition(q, "i.start_at", "i.end_at", v);
-            }
-            q.sql("))");
-        }
-        Criterion::Number { param, values } => {
-            exists_open(q, alias, "idx_number", res_type, param);
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    q.sql(" OR ");
-                }
-                number_condition(q, v);
-            }
-            q.sql("))");
-        }
-        Criterion::Quantity { param, values } => {
-            exists_open(q, alias, "idx_quantity", res_type, param);
-            for (i, v) in values.iter().enumerate() {
-                q.sql(if i == 0 { "(" } else { " OR (" });
-                number_condition(q, &v.number);
-                match (&v.system, &v.code) {
-                    (Some(system), code) => {
-                        q.sql(" AND i.system = ").text(system.clone());
-                        if let Some(code) = code {
-                            q.sql(" AND i.code = ").text(code.clone());
-                        }
-                    }
-                    // `number||code`: the code or the human unit, any system.
-                    (None, Some(code)) => {
-                        q.sql(" AND (i.code = ").text(code.clone());
-                        q.sql(" OR i.unit = ").text(code.clone()).sql(")");
-                    }
-                    (None, None) => {}
-                }
-                q.sql(")");
-            }
-            q.sql("))");
+            q.sql(")");
         }
         Criterion::Missing {
             param,
@@ -323,20 +224,6 @@ fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
             exists_open(q, alias, table, res_type, param);
             q.sql("1 = 1))");
         }
-        Criterion::TokenText { param, values } => {
-            exists_open(q, alias, "idx_token", res_type, param);
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    q.sql(" OR ");
-                }
-                // Prefix match on the normalized text: [v, v + U+10FFFF).
-                q.sql("(i.text >= ").text(v.clone());
-                q.sql(" AND i.text < ")
-                    .text(format!("{v}\u{10FFFF}"))
-                    .sql(")");
-            }
-            q.sql("))");
-        }
         Criterion::Not(inner) => {
             q.sql("NOT (");
             push_criterion(q, res_type, alias, inner);
@@ -351,10 +238,10 @@ fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
             let t = format!("{alias}c");
             let x = format!("{t}_ref");
             q.sql(&format!(
-                "EXISTS (SELECT 1 FROM idx_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type AND {t}.res_id = {x}.target_id WHERE {x}.res_pk = {alias}.pk AND {x}.res_type = "
+                "EXISTS (SELECT 1 FROM idx_reference {x} JOIN resource {t} ON {t}.res_type = {x}.target_type AND {t}.res_id = {x}.target_id WHERE {x}.res_pk = {alias}.pk"
             ));
-            q.text(res_type)
-                .sql(&format!(" AND {x}.param = "))
+            same_type(q, &format!("{x}.res_type"), res_type);
+            q.sql(&format!(" AND {x}.param = "))
                 .text(param.clone())
                 .sql(&format!(" AND {t}.deleted = 0 AND ("));
             for (i, (target_type, criterion)) in targets.iter().enumerate() {
@@ -380,17 +267,280 @@ fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
             ));
             q.text(source_type.clone())
                 .sql(&format!(" AND {x}.param = "))
-                .text(param.clone())
-                .sql(&format!(" AND {x}.target_type = "))
-                .text(res_type)
-                .sql(&format!(
-                    " AND {x}.target_id = {alias}.res_id AND {s}.res_type = "
-                ))
-                .text(source_type.clone())
-                .sql(&format!(" AND {s}.deleted = 0 AND "));
+                .text(param.clone());
+            if res_type.is_empty() {
+                q.sql(&format!(" AND {x}.target_type = {alias}.res_type"));
+            } else {
+                q.sql(&format!(" AND {x}.target_type = ")).text(res_type);
+            }
+            q.sql(&format!(
+                " AND {x}.target_id = {alias}.res_id AND {s}.res_type = "
+            ))
+            .text(source_type.clone())
+            .sql(&format!(" AND {s}.deleted = 0 AND "));
             push_criterion(q, source_type, &s, criterion);
             q.sql(")");
         }
+    }
+}
+
+/// The index table a value criterion reads.
+fn index_table(c: &Criterion) -> &'static str {
+    match c {
+        Criterion::Token { .. } | Criterion::TokenText { .. } => "idx_token",
+        Criterion::Reference { .. } => "idx_reference",
+        Criterion::String { .. } => "idx_string",
+        Criterion::Uri { .. } => "idx_uri",
+        Criterion::Date { .. } => "idx_date",
+        Criterion::Number { .. } => "idx_number",
+        Criterion::Quantity { .. } => "idx_quantity",
+        _ => unreachable!("only value criteria have an index table"),
+    }
+}
+
+/// One alternative of a composite: an index row of the first component matching it, and
+/// rows of the same resource and group (`grp`) matching each other component.
+fn push_composite(q: &mut Query, res_type: &str, alias: &str, components: &[Criterion]) {
+    let Some((first, rest)) = components.split_first() else {
+        q.sql("1 = 0");
+        return;
+    };
+    let Some(first_param) = value_param(first) else {
+        q.sql("1 = 0");
+        return;
+    };
+    let p0 = format!("{alias}p0");
+    q.sql(&format!(
+        "EXISTS (SELECT 1 FROM {} {p0} WHERE {p0}.res_pk = {alias}.pk",
+        index_table(first)
+    ));
+    same_type(q, &format!("{p0}.res_type"), res_type);
+    q.sql(&format!(" AND {p0}.param = "))
+        .text(first_param)
+        .sql(" AND (");
+    push_values(q, &p0, first);
+    q.sql(")");
+    for (k, c) in rest.iter().enumerate() {
+        let Some(param) = value_param(c) else {
+            q.sql(" AND 1 = 0");
+            continue;
+        };
+        let pk = format!("{alias}p{}", k + 1);
+        q.sql(&format!(
+            " AND EXISTS (SELECT 1 FROM {} {pk} WHERE {pk}.res_pk = {p0}.res_pk AND {pk}.grp = {p0}.grp AND {pk}.param = ",
+            index_table(c)
+        ));
+        q.text(param).sql(" AND (");
+        push_values(q, &pk, c);
+        q.sql("))");
+    }
+    q.sql(")");
+}
+
+/// The index parameter name of a value criterion.
+fn value_param(c: &Criterion) -> Option<String> {
+    match c {
+        Criterion::Token { param, .. }
+        | Criterion::TokenText { param, .. }
+        | Criterion::Reference { param, .. }
+        | Criterion::String { param, .. }
+        | Criterion::Uri { param, .. }
+        | Criterion::Date { param, .. }
+        | Criterion::Number { param, .. }
+        | Criterion::Quantity { param, .. } => Some(param.clone()),
+        _ => None,
+    }
+}
+
+/// The OR of a value criterion's values, on the index row `i` (an alias of its table).
+fn push_values(q: &mut Query, i: &str, c: &Criterion) {
+    match c {
+        Criterion::Token { values, .. } if values.is_empty() => {
+            // An empty ValueSet: nothing is in it.
+            q.sql("1 = 0");
+        }
+        Criterion::Token { values, .. } => {
+            for (n, v) in values.iter().enumerate() {
+                q.sql(if n == 0 { "(" } else { " OR (" });
+                let mut first = true;
+                match &v.system {
+                    None => {}
+                    Some(s) if s.is_empty() => {
+                        q.sql(&format!("{i}.system IS NULL"));
+                        first = false;
+                    }
+                    Some(s) => {
+                        q.sql(&format!("{i}.system = ")).text(s.clone());
+                        first = false;
+                    }
+                }
+                if let Some(code) = &v.code {
+                    if !first {
+                        q.sql(" AND ");
+                    }
+                    q.sql(&format!("{i}.code = ")).text(code.clone());
+                    first = false;
+                }
+                if first {
+                    q.sql("1 = 1");
+                }
+                q.sql(")");
+            }
+        }
+        Criterion::TokenText { values, .. } => {
+            for (n, v) in values.iter().enumerate() {
+                if n > 0 {
+                    q.sql(" OR ");
+                }
+                // Prefix match on the normalized text: [v, v + U+10FFFF).
+                q.sql(&format!("({i}.text >= ")).text(v.clone());
+                q.sql(&format!(" AND {i}.text < "))
+                    .text(format!("{v}\u{10FFFF}"))
+                    .sql(")");
+            }
+        }
+        Criterion::Reference { values, .. } => {
+            for (n, v) in values.iter().enumerate() {
+                q.sql(if n == 0 { "(" } else { " OR (" });
+                match (&v.url, &v.target_id) {
+                    (Some(url), _) => {
+                        q.sql(&format!("{i}.url = ")).text(url.clone());
+                    }
+                    (None, Some(id)) => {
+                        q.sql(&format!("{i}.target_id = ")).text(id.clone());
+                        if let Some(t) = &v.target_type {
+                            q.sql(&format!(" AND {i}.target_type = ")).text(t.clone());
+                        }
+                    }
+                    (None, None) => {
+                        q.sql("1 = 0");
+                    }
+                }
+                q.sql(")");
+            }
+        }
+        Criterion::String { values, mode, .. } => {
+            for (n, v) in values.iter().enumerate() {
+                if n > 0 {
+                    q.sql(" OR ");
+                }
+                match mode {
+                    StringMode::Exact => {
+                        q.sql(&format!("{i}.exact = ")).text(v.clone());
+                    }
+                    StringMode::Prefix => {
+                        // Prefix match on the normalized form: [v, v + U+10FFFF).
+                        q.sql(&format!("({i}.normalized >= ")).text(v.clone());
+                        q.sql(&format!(" AND {i}.normalized < "))
+                            .text(format!("{v}\u{10FFFF}"))
+                            .sql(")");
+                    }
+                    StringMode::Contains => {
+                        // Both sides are normalized (lower case), so LIKE's case rules
+                        // (insensitive for ASCII in SQLite, sensitive in PostgreSQL) agree.
+                        q.sql(&format!("{i}.normalized LIKE "))
+                            .text(format!("%{}%", like_escape(v)))
+                            .sql(" ESCAPE '\\'");
+                    }
+                }
+            }
+        }
+        Criterion::Uri { values, mode, .. } => {
+            for (n, v) in values.iter().enumerate() {
+                if n > 0 {
+                    q.sql(" OR ");
+                }
+                match mode {
+                    UriMode::Exact => {
+                        q.sql(&format!("{i}.uri = ")).text(v.clone());
+                    }
+                    UriMode::Below => {
+                        // The value itself, or a path under it: a uri that starts with
+                        // `v/` (with `v` itself when it ends in `/`).
+                        let prefix = if v.ends_with('/') {
+                            v.clone()
+                        } else {
+                            format!("{v}/")
+                        };
+                        q.sql(&format!("({i}.uri = ")).text(v.clone());
+                        q.sql(&format!(" OR substr({i}.uri, 1, length("))
+                            .text(prefix.clone())
+                            .sql(")) = ")
+                            .text(prefix)
+                            .sql(")");
+                    }
+                    UriMode::Above => {
+                        // The value itself, or a path it is under (`uri/…` starts it).
+                        q.sql(&format!("({i}.uri = ")).text(v.clone());
+                        q.sql(" OR substr(")
+                            .text(v.clone())
+                            .sql(&format!(", 1, length({i}.uri) + 1) = {i}.uri || '/')"));
+                    }
+                }
+            }
+        }
+        Criterion::Date { values, .. } => {
+            for (n, v) in values.iter().enumerate() {
+                if n > 0 {
+                    q.sql(" OR ");
+                }
+                date_condition(q, &format!("{i}.start_at"), &format!("{i}.end_at"), v);
+            }
+        }
+        Criterion::Number { values, .. } => {
+            for (n, v) in values.iter().enumerate() {
+                if n > 0 {
+                    q.sql(" OR ");
+                }
+                number_condition(q, &format!("{i}.value"), v);
+            }
+        }
+        Criterion::Quantity { values, .. } => {
+            for (n, v) in values.iter().enumerate() {
+                q.sql(if n == 0 { "(" } else { " OR (" });
+                push_quantity(q, i, v);
+                q.sql(")");
+            }
+        }
+        _ => {
+            q.sql("1 = 0");
+        }
+    }
+}
+
+/// One quantity value on the row `i`: in canonical UCUM units when both sides have them,
+/// otherwise the number with the unit as written.
+fn push_quantity(q: &mut Query, i: &str, v: &QuantityMatch) {
+    let as_written = |q: &mut Query| {
+        number_condition(q, &format!("{i}.value"), &v.number);
+        match (&v.system, &v.code) {
+            (Some(system), code) => {
+                q.sql(&format!(" AND {i}.system = ")).text(system.clone());
+                if let Some(code) = code {
+                    q.sql(&format!(" AND {i}.code = ")).text(code.clone());
+                }
+            }
+            // `number||code`: the code or the human unit, any system.
+            (None, Some(code)) => {
+                q.sql(&format!(" AND ({i}.code = ")).text(code.clone());
+                q.sql(&format!(" OR {i}.unit = "))
+                    .text(code.clone())
+                    .sql(")");
+            }
+            (None, None) => {}
+        }
+    };
+    match &v.canonical {
+        Some((number, unit)) => {
+            q.sql(&format!("({i}.canon_unit = "))
+                .text(unit.clone())
+                .sql(" AND ");
+            number_condition(q, &format!("{i}.canon_value"), number);
+            q.sql(&format!(") OR ({i}.canon_unit IS NULL AND "));
+            as_written(q);
+            q.sql(")");
+        }
+        None => as_written(q),
     }
 }
 
@@ -442,29 +592,29 @@ fn date_condition(q: &mut Query, start: &str, end: &str, m: &DateMatch) {
     }
 }
 
-/// `i.value` against a number search value.
-fn number_condition(q: &mut Query, m: &NumberMatch) {
+/// `column` against a number search value.
+fn number_condition(q: &mut Query, column: &str, m: &NumberMatch) {
     let (op, value) = match m.prefix {
         Prefix::Eq => {
-            q.sql("(i.value >= ")
+            q.sql(&format!("({column} >= "))
                 .arg(Arg::Float(m.low))
-                .sql(" AND i.value < ")
+                .sql(&format!(" AND {column} < "))
                 .arg(Arg::Float(m.high))
                 .sql(")");
             return;
         }
         Prefix::Ne => {
-            q.sql("NOT (i.value >= ")
+            q.sql(&format!("NOT ({column} >= "))
                 .arg(Arg::Float(m.low))
-                .sql(" AND i.value < ")
+                .sql(&format!(" AND {column} < "))
                 .arg(Arg::Float(m.high))
                 .sql(")");
             return;
         }
         Prefix::Ap => {
-            q.sql("(i.value >= ")
+            q.sql(&format!("({column} >= "))
                 .arg(Arg::Float(m.low))
-                .sql(" AND i.value <= ")
+                .sql(&format!(" AND {column} <= "))
                 .arg(Arg::Float(m.high))
                 .sql(")");
             return;
@@ -474,7 +624,7 @@ fn number_condition(q: &mut Query, m: &NumberMatch) {
         Prefix::Ge => (">=", m.value),
         Prefix::Le => ("<=", m.value),
     };
-    q.sql(&format!("i.value {op} ")).arg(Arg::Float(value));
+    q.sql(&format!("{column} {op} ")).arg(Arg::Float(value));
 }
 
 /// Escapes `%`, `_` and `\` for `LIKE … ESCAPE '\'`.
@@ -489,6 +639,14 @@ fn like_escape(v: &str) -> String {
     out
 }
 
+/// ` AND {column} = res_type`; nothing for a system-level search (`res_type` empty), where
+/// index rows are reached through their resource's key and carry its type anyway.
+fn same_type(q: &mut Query, column: &str, res_type: &str) {
+    if !res_type.is_empty() {
+        q.sql(&format!(" AND {column} = ")).text(res_type);
+    }
+}
+
 fn exists_open(q: &mut Query, alias: &str, table: &str, res_type: &str, param: &str) {
     if std::mem::take(&mut q.drive_next) {
         q.sql(&format!(
@@ -501,10 +659,10 @@ fn exists_open(q: &mut Query, alias: &str, table: &str, res_type: &str, param: &
         // two terms off the index.
         let p = if q.numbered { "" } else { "+" };
         q.sql(&format!(
-            "EXISTS (SELECT 1 FROM {table} i WHERE i.res_pk = {alias}.pk AND {p}i.res_type = "
+            "EXISTS (SELECT 1 FROM {table} i WHERE i.res_pk = {alias}.pk"
         ));
-        q.text(res_type)
-            .sql(&format!(" AND {p}i.param = "))
+        same_type(q, &format!("{p}i.res_type"), res_type);
+        q.sql(&format!(" AND {p}i.param = "))
             .text(param)
             .sql(" AND (");
         return;
@@ -523,22 +681,21 @@ pub(super) async fn search(
     res_type: &str,
     query: &SearchQuery,
 ) -> Result<SearchPage, StoreError> {
-    let criteria = &query.criteria;
-    let total = if query.total {
-        let mut count_q = Query::new(dialect, "SELECT COUNT(*) FROM resource r WHERE ");
-        push_matches(&mut count_q, res_type, criteria);
-        Some(count_q.build().fetch_one(&mut *conn).await?.try_get(0)?)
-    } else {
-        None
-    };
+    let resolved = super::valueset::resolve(conn, dialect, &query.criteria).await?;
+    let criteria = resolved.as_deref().unwrap_or(&query.criteria);
     let mut page = SearchPage {
         resources: Vec::new(),
         next: None,
-        total,
+        previous: None,
+        total: None,
         included: Vec::new(),
         includes_truncated: false,
     };
     if query.count == 0 {
+        if query.total {
+            page.total =
+                Some(count_matches(&mut *conn, dialect, res_type, &query.types, criteria).await?);
+        }
         return Ok(page);
     }
 
@@ -558,34 +715,62 @@ pub(super) async fn search(
         q.sql(&format!(" AS k{n}"));
     }
     q.sql(" FROM resource r WHERE ");
-    push_matches(&mut q, res_type, criteria);
+    push_query_matches(&mut q, res_type, &query.types, criteria);
     q.sql(") r JOIN resource_version v ON v.res_pk = r.pk AND v.version = r.version");
-    if let Some(after) = &query.after {
+    // Backwards (a `previous` link): the rows before the cursor in reverse order, then
+    // turned around.
+    let backward = query.before.is_some();
+    if let Some(cursor) = query.after.as_ref().or(query.before.as_ref()) {
         q.sql(" WHERE ");
-        push_after(&mut q, &query.sort, after, 0);
+        push_keyset(&mut q, &query.sort, cursor, 0, !backward);
     }
     q.sql(" ORDER BY ");
     for (n, key) in query.sort.iter().enumerate() {
         // No value sorts last in both directions (`IS NULL` is false before true).
-        let dir = if key.descending { "DESC" } else { "ASC" };
-        q.sql(&format!("(r.k{n} IS NULL), r.k{n} {dir}, "));
+        let (nulls, dir) = match (key.descending, backward) {
+            (false, false) => ("", "ASC"),
+            (true, false) => ("", "DESC"),
+            (false, true) => (" DESC", "DESC"),
+            (true, true) => (" DESC", "ASC"),
+        };
+        q.sql(&format!("(r.k{n} IS NULL){nulls}, r.k{n} {dir}, "));
     }
-    q.sql("r.pk LIMIT ").arg(Arg::Int(query.count as i64 + 1));
-    let rows = q.build().fetch_all(&mut *conn).await?;
-    let (mut resources, mut keys) = stored_with_keys(&rows)?;
-    if resources.len() > query.count {
-        resources.truncate(query.count);
-        keys.truncate(query.count);
-        let last = &rows[query.count - 1];
+    q.sql(if backward { "r.pk DESC" } else { "r.pk" });
+    q.sql(" LIMIT ").arg(Arg::Int(query.count as i64 + 1));
+    let mut rows = q.build().fetch_all(&mut *conn).await?;
+    let more = rows.len() > query.count;
+    rows.truncate(query.count);
+    if backward {
+        rows.reverse();
+    }
+    let (resources, keys) = stored_with_keys(&rows)?;
+    let cursor_at = |row: &AnyRow, pk: i64| -> Result<SearchCursor, StoreError> {
         let values = query
             .sort
             .iter()
             .enumerate()
-            .map(|(n, key)| sort_value(last, 8 + n, key))
+            .map(|(n, key)| sort_value(row, 8 + n, key))
             .collect::<Result<_, _>>()?;
-        page.next = Some(SearchCursor {
-            values,
-            pk: keys[query.count - 1],
+        Ok(SearchCursor { values, pk })
+    };
+    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+        // Forward: more after the page if the query found one more; backward: the page
+        // ends just before where the client came from, so there is always a next page.
+        if more || backward {
+            page.next = Some(cursor_at(last, keys[keys.len() - 1])?);
+        }
+        if (backward && more) || query.after.is_some() {
+            page.previous = Some(cursor_at(first, keys[0])?);
+        }
+    }
+    if query.total {
+        // A first page that holds every match is its own count (most searches): no
+        // second query.
+        let whole = !more && query.after.is_none() && query.before.is_none();
+        page.total = Some(if whole {
+            resources.len() as i64
+        } else {
+            count_matches(&mut *conn, dialect, res_type, &query.types, criteria).await?
         });
     }
     page.resources = resources;
@@ -593,6 +778,28 @@ pub(super) async fn search(
         (page.included, page.includes_truncated) = includes(conn, dialect, &keys, query).await?;
     }
     Ok(page)
+}
+
+/// How many resources match (`Bundle.total`).
+async fn count_matches(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    res_type: &str,
+    types: &[String],
+    criteria: &[Criterion],
+) -> Result<i64, StoreError> {
+    let mut q = Query::new(dialect, "SELECT COUNT(*) FROM resource r WHERE ");
+    push_query_matches(&mut q, res_type, types, criteria);
+    Ok(q.build().fetch_one(conn).await?.try_get(0)?)
+}
+
+/// The matches of a search of `res_type`, or system-level (`res_type` empty) of `types`.
+fn push_query_matches(q: &mut Query, res_type: &str, types: &[String], criteria: &[Criterion]) {
+    if res_type.is_empty() {
+        push_system_matches(q, types, criteria);
+    } else {
+        push_matches(q, res_type, criteria);
+    }
 }
 
 fn stored_with_keys(rows: &[AnyRow]) -> Result<(Vec<StoredResource>, Vec<i64>), StoreError> {
@@ -639,20 +846,20 @@ fn push_sort_key(q: &mut Query, res_type: &str, key: &SortKey) {
     };
     let agg = if key.descending { "MAX" } else { "MIN" };
     q.sql(&format!(
-        "(SELECT {agg}({column}) FROM {table} i WHERE i.res_pk = r.pk AND i.res_type = "
+        "(SELECT {agg}({column}) FROM {table} i WHERE i.res_pk = r.pk"
     ));
-    q.text(res_type)
-        .sql(" AND i.param = ")
-        .text(key.param.clone())
-        .sql(")");
+    same_type(q, "i.res_type", res_type);
+    q.sql(" AND i.param = ").text(key.param.clone()).sql(")");
 }
 
-/// The keyset condition "after `cursor`" over the keys `sort[n..]` (`r.k{n}`, …) and
-/// then `r.pk`, expanded into OR/AND terms: strictly after on key `n`, or equal on it and
-/// after on the rest. A value sorts before no value in both directions.
-fn push_after(q: &mut Query, sort: &[SortKey], cursor: &SearchCursor, n: usize) {
+/// The keyset condition "after `cursor`" (`forward`) or "before `cursor`" over the keys
+/// `sort[n..]` (`r.k{n}`, …) and then `r.pk`, expanded into OR/AND terms: strictly after
+/// (before) on key `n`, or equal on it and after (before) on the rest. A value sorts
+/// before no value in both directions.
+fn push_keyset(q: &mut Query, sort: &[SortKey], cursor: &SearchCursor, n: usize, forward: bool) {
     let Some(key) = sort.get(n) else {
-        q.sql("r.pk > ").arg(Arg::Int(cursor.pk));
+        q.sql(if forward { "r.pk > " } else { "r.pk < " })
+            .arg(Arg::Int(cursor.pk));
         return;
     };
     let k = format!("r.k{n}");
@@ -661,22 +868,38 @@ fn push_after(q: &mut Query, sort: &[SortKey], cursor: &SearchCursor, n: usize) 
         Some(SortValue::Number(f)) => Some(Arg::Float(*f)),
         Some(SortValue::Null) | None => None,
     };
-    match value {
+    match (value, forward) {
         // After no value: only other resources without one, then the rest of the keys.
-        None => {
+        (None, true) => {
             q.sql(&format!("({k} IS NULL AND ("));
-            push_after(q, sort, cursor, n + 1);
+            push_keyset(q, sort, cursor, n + 1, forward);
             q.sql("))");
         }
-        Some(v) => {
+        // Before no value: every value, or no value and before on the rest.
+        (None, false) => {
+            q.sql(&format!("({k} IS NOT NULL OR ({k} IS NULL AND ("));
+            push_keyset(q, sort, cursor, n + 1, forward);
+            q.sql(")))");
+        }
+        (Some(v), true) => {
             let op = if key.descending { "<" } else { ">" };
             q.sql(&format!("({k} IS NULL OR {k} {op} "))
                 .arg(v.clone())
                 .sql(&format!(" OR ({k} = "))
                 .arg(v)
                 .sql(" AND (");
-            push_after(q, sort, cursor, n + 1);
+            push_keyset(q, sort, cursor, n + 1, forward);
             q.sql(")))");
+        }
+        (Some(v), false) => {
+            let op = if key.descending { ">" } else { "<" };
+            q.sql(&format!("({k} IS NOT NULL AND ({k} {op} "))
+                .arg(v.clone())
+                .sql(&format!(" OR ({k} = "))
+                .arg(v)
+                .sql(" AND (");
+            push_keyset(q, sort, cursor, n + 1, forward);
+            q.sql("))))");
         }
     }
 }
