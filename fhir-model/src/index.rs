@@ -140,6 +140,8 @@ fn compiled(resource_type: &str) -> Option<&'static Compiled> {
                     let exprs = search_params_for(ty)
                         .into_iter()
                         .filter(|p| p.kind != SearchParamKind::Special)
+                        // A union's rows would repeat its parts' (`combo-code`).
+                        .filter(|p| crate::search_params::union_parts(ty, &p.code).is_none())
                         .filter_map(compile_param)
                         .collect();
                     (*ty, exprs)
@@ -279,17 +281,23 @@ pub(crate) fn push_param_values(
         return;
     };
     if kind == SearchParamKind::Composite {
-        for (group, item) in items.iter().enumerate() {
+        // A search matches a composite only when every component matches on one item, so
+        // an item missing a component (an Observation's `code-value-string` when it has a
+        // Quantity) is not indexed at all.
+        let mut group_rows = Vec::new();
+        'items: for (group, item) in items.iter().enumerate() {
+            group_rows.clear();
             for (k, (kind, expr)) in components.iter().enumerate() {
                 let Ok(parts) = expr.evaluate_on(resource, item) else {
-                    continue;
+                    continue 'items;
                 };
                 let name = composite_component(code, k);
+                let before = group_rows.len();
                 for part in &parts {
                     values_of(*kind, part, &mut |suffix, value| {
                         // Only the component's own values, not its derived rows.
                         if suffix == Derived::None {
-                            out.push(IndexEntry {
+                            group_rows.push(IndexEntry {
                                 param: name.clone(),
                                 value,
                                 group: Some(group as u32),
@@ -297,7 +305,11 @@ pub(crate) fn push_param_values(
                         }
                     });
                 }
+                if group_rows.len() == before {
+                    continue 'items;
+                }
             }
+            out.append(&mut group_rows);
         }
         return;
     }
@@ -895,8 +907,8 @@ mod tests {
         };
         assert_eq!(value_of(group_of("8480-6")), 120.0);
         assert_eq!(value_of(group_of("8462-4")), 80.0);
-        // The whole-resource composite has the code but no value.
-        assert_eq!(rows("code-value-quantity$0").len(), 1);
+        // The whole-resource composite has the code but no value: not indexed.
+        assert!(rows("code-value-quantity$0").is_empty());
         assert!(rows("code-value-quantity$1").is_empty());
         // Plain parameters have no group.
         assert!(

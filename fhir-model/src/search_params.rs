@@ -265,6 +265,31 @@ pub fn search_param(resource_type: &str, code: &str) -> Option<&'static SearchPa
         .find(|p| p.code == code)
 }
 
+/// The two parameters a parameter is the union of, when it is one: R4's Observation
+/// `combo-*` parameters are the Observation's own value and its components' (`combo-code`
+/// is `code | component-code`). The index keeps only the parts; a search on the union
+/// matches either.
+///
+/// ```
+/// use fhir_model::search_params::union_parts;
+/// assert_eq!(union_parts("Observation", "combo-code"), Some(["code", "component-code"]));
+/// assert_eq!(union_parts("Observation", "code"), None);
+/// ```
+pub fn union_parts(resource_type: &str, code: &str) -> Option<[&'static str; 2]> {
+    if resource_type != "Observation" {
+        return None;
+    }
+    Some(match code {
+        "combo-code" => ["code", "component-code"],
+        "combo-data-absent-reason" => ["data-absent-reason", "component-data-absent-reason"],
+        "combo-value-concept" => ["value-concept", "component-value-concept"],
+        "combo-value-quantity" => ["value-quantity", "component-value-quantity"],
+        "combo-code-value-concept" => ["code-value-concept", "component-code-value-concept"],
+        "combo-code-value-quantity" => ["code-value-quantity", "component-code-value-quantity"],
+        _ => return None,
+    })
+}
+
 /// The type of the search parameter a definition URL names (a composite's components
 /// name their parameters this way), from any base type that has it.
 ///
@@ -321,6 +346,58 @@ mod tests {
             as_to_of_type("(A.b.value as Quantity) | A.c.where(x as y)"),
             "(A.b.value.ofType(Quantity)) | A.c.where(x.ofType(y))"
         );
+    }
+
+    #[test]
+    fn unions_are_exactly_their_parts() {
+        let norm = |e: &str| {
+            let mut parts: Vec<String> = split_union(e)
+                .into_iter()
+                .map(|p| {
+                    p.trim_matches(['(', ')', ' '])
+                        .replace("Observation.component", "C")
+                })
+                .collect();
+            parts.sort();
+            parts
+        };
+        for code in [
+            "combo-code",
+            "combo-data-absent-reason",
+            "combo-value-concept",
+            "combo-value-quantity",
+        ] {
+            let [a, b] = union_parts("Observation", code).unwrap();
+            let expr = |c: &str| {
+                search_param("Observation", c)
+                    .unwrap()
+                    .expression
+                    .clone()
+                    .unwrap()
+            };
+            let mut both = norm(&expr(a));
+            both.extend(norm(&expr(b)));
+            both.sort();
+            assert_eq!(norm(&expr(code)), both, "{code}");
+        }
+        for code in ["combo-code-value-concept", "combo-code-value-quantity"] {
+            let [a, b] = union_parts("Observation", code).unwrap();
+            let c = |c: &str| search_param("Observation", c).unwrap();
+            assert_eq!(
+                c(code).expression.as_deref(),
+                Some("Observation | Observation.component")
+            );
+            assert_eq!(c(a).expression.as_deref(), Some("Observation"));
+            assert_eq!(c(b).expression.as_deref(), Some("Observation.component"));
+            let exprs = |p: &SearchParam| {
+                p.components
+                    .iter()
+                    .map(|(_, e)| e.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(exprs(c(code)), exprs(c(a)));
+            assert_eq!(exprs(c(code)), exprs(c(b)));
+        }
     }
 
     #[test]

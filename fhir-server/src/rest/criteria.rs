@@ -353,7 +353,9 @@ pub fn parse_sort(
                 }
             }
         };
-        if matches!(kind, SearchParamKind::Composite | SearchParamKind::Special) {
+        if matches!(kind, SearchParamKind::Composite | SearchParamKind::Special)
+            || fhir_model::search_params::union_parts(res_type, code).is_some()
+        {
             return Err(ApiError::bad_request(
                 IssueType::NotSupported,
                 format!("Sorting by the {kind:?} parameter '{code}' is not supported"),
@@ -404,6 +406,9 @@ fn parse_one(res_type: &str, name: &str, value: &str, ctx: Ctx<'_>) -> Result<Cr
     let Some(param) = ctx.params.search_param(res_type, code) else {
         return Err(unknown(res_type, code));
     };
+    if let Some(parts) = fhir_model::search_params::union_parts(res_type, code) {
+        return parse_union(res_type, parts, modifier, value, ctx);
+    }
     let param_code = code.to_owned();
     if modifier == Some("missing") {
         let missing = match value {
@@ -447,6 +452,40 @@ fn parse_one(res_type: &str, name: &str, value: &str, ctx: Ctx<'_>) -> Result<Cr
         ctx.base_url,
         ctx.now_ms,
     )
+}
+
+/// A parameter that is the union of two others (`combo-code` is `code | component-code`,
+/// and only those are indexed): either part matches. A negating modifier (`:not`,
+/// `:not-in`, `:missing=true`) negates the union, not each part.
+fn parse_union(
+    res_type: &str,
+    parts: [&str; 2],
+    modifier: Option<&str>,
+    value: &str,
+    ctx: Ctx<'_>,
+) -> Result<Criterion, ApiError> {
+    let (modifier, value, negate) = match (modifier, value) {
+        (Some("not"), v) => (None, v, true),
+        (Some("not-in"), v) => (Some("in"), v, true),
+        (Some("missing"), "true") => (Some("missing"), "false", true),
+        (m, v) => (m, v, false),
+    };
+    let either = parts
+        .iter()
+        .map(|part| {
+            let name = match modifier {
+                Some(m) => format!("{part}:{m}"),
+                None => (*part).to_owned(),
+            };
+            parse_one(res_type, &name, value, ctx)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let any = Criterion::AnyOf(either);
+    Ok(if negate {
+        Criterion::Not(Box::new(any))
+    } else {
+        any
+    })
 }
 
 /// The criterion of a parameter of type `kind` (not composite) with the index name

@@ -26,21 +26,19 @@
 //! per group except that Observations tied with the last one kept are returned too. All
 //! results are on one page (no paging links); `Bundle.total` is their number.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use fhir_model::outcome::{Issue, IssueType};
 use fhir_model::search_params::search_param;
-use fhir_model::summary::{select_elements, summarize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::bundle::parse_content;
-use super::criteria::{Handling, Ignored, parse_search_criteria};
+use super::criteria::{Handling, Ignored, parse_search_criteria_with};
 use super::history;
+use super::search::{Searchset, searchset_response};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::http::negotiate::{Negotiated, negotiate};
-use crate::http::respond::value_response;
-use crate::store::{Criterion, LastnQuery};
+use crate::http::negotiate::negotiate;
+use crate::store::{Criterion, LastnQuery, StoredResource};
 
 /// The resource type the operation is defined on.
 const OBSERVATION: &str = "Observation";
@@ -116,8 +114,13 @@ pub async fn respond(
     }
     let filters: Vec<(String, String)> =
         pairs.iter().filter(|(k, _)| k != "max").cloned().collect();
-    let (criteria, unknown) =
-        parse_search_criteria(OBSERVATION, &filters, &state.base_url, handling)?;
+    let (criteria, unknown) = parse_search_criteria_with(
+        &state.search_params.current(),
+        OBSERVATION,
+        &filters,
+        &state.base_url,
+        handling,
+    )?;
     ignored.extend(unknown);
     require(&criteria)?;
 
@@ -134,51 +137,27 @@ pub async fn respond(
         "{base}/{OBSERVATION}/$lastn{}",
         history::link_query(&used, &[])
     );
-    let elements: Option<Vec<&str>> = neg
-        .elements
-        .as_ref()
-        .map(|e| e.iter().map(String::as_str).collect());
-    let mut entries: Vec<Value> = Vec::new();
-    if !summary_count {
-        entries.extend(found.iter().map(|s| {
-            let mut resource = parse_content(s);
-            if let Some(summary) = neg.summary {
-                resource = summarize(&resource, summary);
-            }
-            if let Some(elements) = &elements {
-                resource = select_elements(&resource, elements);
-            }
-            json!({
-                "fullUrl": format!("{base}/{}/{}", s.res_type, s.id),
-                "resource": resource,
-                "search": {"mode": "match"},
-            })
-        }));
-    }
-    for i in &ignored {
-        let issue = Issue::warning(
-            IssueType::NotSupported,
-            format!("The parameter '{}' was ignored: {}", i.name, i.diagnostics),
-        );
-        entries.push(json!({
-            "resource": {"resourceType": "OperationOutcome", "issue": [issue.to_json()]},
-            "search": {"mode": "outcome"},
-        }));
-    }
-    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset"});
-    if total || summary_count {
-        bundle["total"] = json!(found.len());
-    }
-    bundle["link"] = json!([{"relation": "self", "url": self_url}]);
-    if !entries.is_empty() {
-        bundle["entry"] = Value::Array(entries);
-    }
-    let neg = Negotiated {
-        summary: None,
-        elements: None,
-        ..neg
-    };
-    value_response(StatusCode::OK, &bundle, &neg)
+    let outcomes = ignored
+        .iter()
+        .map(|i| {
+            Issue::warning(
+                IssueType::NotSupported,
+                format!("The parameter '{}' was ignored: {}", i.name, i.diagnostics),
+            )
+        })
+        .collect();
+    let matches: &[StoredResource] = if summary_count { &[] } else { &found };
+    searchset_response(
+        base,
+        Searchset {
+            total: (total || summary_count).then_some(found.len() as i64),
+            links: vec![json!({"relation": "self", "url": self_url})],
+            matches,
+            included: &[],
+            outcomes,
+        },
+        neg,
+    )
 }
 
 /// `max`: a positiveInt, once; 1 when absent.

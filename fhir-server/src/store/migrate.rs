@@ -39,6 +39,10 @@ pub const POSTGRES: Migrations = &[
         3,
         include_str!("../../migrations/postgres/0003_composite_ucum.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_lookup_statistics.sql"),
+    ),
 ];
 
 /// An arbitrary key for PostgreSQL's advisory lock around migrations.

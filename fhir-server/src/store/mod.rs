@@ -166,6 +166,9 @@ pub enum Criterion {
     /// The negation of a criterion (token `:not`: resources without a matching value,
     /// including those with no value at all).
     Not(Box<Criterion>),
+    /// Any of the criteria (a parameter that is the union of two others, such as
+    /// Observation `combo-code`).
+    AnyOf(Vec<Criterion>),
     /// Token [`:in`](https://hl7.org/fhir/R4/search.html#token): a value is one of the
     /// codes of one of the ValueSets (canonical URLs) stored on this server. The store
     /// resolves the ValueSets when it runs the search (`:not-in` is this under [`Not`]).

@@ -179,6 +179,17 @@ async fn composites(s: &TestServer) {
             ),
             ("Observation?code-value-string=http://loinc.org|8251-1$feels", &["note"]),
             ("Observation?code-value-string=http://loinc.org|8867-4$feels", &[]),
+            // combo-code is code | component-code; its negation negates the union.
+            ("Observation?combo-code=http://loinc.org|8480-6", &["bp1", "bp2"]),
+            ("Observation?combo-code=http://loinc.org|85354-9,http://loinc.org|8867-4", &["bp1", "bp2", "hr1", "hr2"]),
+            (
+                "Observation?combo-code:not=http://loinc.org|8480-6",
+                &["hr1", "hr2", "temp", "smoke", "note"],
+            ),
+            ("Observation?combo-code:missing=true", &[]),
+            // 120 and 140 (systolic components), 110 (a heart rate): above 100.
+            ("Observation?combo-value-quantity=gt100", &["bp1", "bp2", "hr1"]),
+            ("Observation?combo-value-quantity:missing=true", &["smoke", "note"]),
             ("Observation?component-code-value-quantity:missing=false", &["bp1", "bp2"]),
             (
                 "Observation?component-code-value-quantity:missing=true",

@@ -229,6 +229,19 @@ fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
             push_criterion(q, res_type, alias, inner);
             q.sql(")");
         }
+        Criterion::AnyOf(criteria) => {
+            q.sql("(");
+            for (i, c) in criteria.iter().enumerate() {
+                if i > 0 {
+                    q.sql(" OR ");
+                }
+                push_criterion(q, res_type, alias, c);
+            }
+            if criteria.is_empty() {
+                q.sql("1 = 0");
+            }
+            q.sql(")");
+        }
         Criterion::Chain { param, targets } => {
             if targets.is_empty() {
                 q.sql("1 = 0");
