@@ -995,11 +995,15 @@ fn include_query(
     });
     push_keys(&mut q, sources);
     q.sql(")");
+    // Forward, the page's own reference rows are few and clustered by `res_pk`: on SQLite
+    // a unary `+` keeps the type and parameter tests off the lookup index, which would
+    // read every such reference of every resource instead.
+    let p = if reverse || q.numbered { "" } else { "+" };
     if let Some(t) = &spec.source_type {
-        q.sql(" AND i.res_type = ").text(t.clone());
+        q.sql(&format!(" AND {p}i.res_type = ")).text(t.clone());
     }
-    if let Some(p) = &spec.param {
-        q.sql(" AND i.param = ").text(p.clone());
+    if let Some(param) = &spec.param {
+        q.sql(&format!(" AND {p}i.param = ")).text(param.clone());
     }
     if let Some(t) = &spec.target_type {
         q.sql(" AND i.target_type = ").text(t.clone());
