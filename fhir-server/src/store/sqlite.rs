@@ -55,7 +55,7 @@ impl SqliteStore {
         // WAL once per commit instead of being checkpointed back and forth.
         writer.execute("PRAGMA cache_size = -65536").await?;
         writer.execute("PRAGMA wal_autocheckpoint = 8192").await?;
-        writer.execute("PRAGMA mmap_size = 4294967296").await?;
+        writer.execute("PRAGMA mmap_size = 274877906944").await?;
         migrate::run(&mut writer, migrate::SQLITE, false).await?;
 
         let readers = AnyPoolOptions::new()
@@ -66,7 +66,9 @@ impl SqliteStore {
                     // Reads through a memory map instead of a `read` system call per page
                     // missing from the connection's own cache (address space, not memory:
                     // the pages are the OS page cache's), and a larger cache per reader.
-                    conn.execute("PRAGMA mmap_size = 4294967296").await?;
+                    // The map covers the whole file up to 256 GiB (the bundled SQLite's
+                    // own 2 GiB cap is lifted in `.cargo/config.toml`).
+                    conn.execute("PRAGMA mmap_size = 274877906944").await?;
                     conn.execute("PRAGMA cache_size = -16384").await?;
                     Ok(())
                 })
