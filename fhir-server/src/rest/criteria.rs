@@ -189,6 +189,61 @@ impl Handling {
     }
 }
 
+impl Handling {
+    /// What a search does with a parameter it cannot use (`result` refused as
+    /// `not-supported`): lenient handling lists it in `ignored` (once per name) and goes
+    /// on without it (`Ok(None)`); strict handling, and any other error, is the error.
+    pub fn tolerate<T>(
+        self,
+        name: &str,
+        result: Result<T, ApiError>,
+        ignored: &mut Vec<Ignored>,
+    ) -> Result<Option<T>, ApiError> {
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(e)
+                if self == Handling::Lenient
+                    && e.issues.iter().all(|i| i.code == IssueType::NotSupported) =>
+            {
+                if !ignored.iter().any(|i| i.name == name) {
+                    ignored.push(Ignored {
+                        name: name.to_owned(),
+                        diagnostics: e
+                            .issues
+                            .iter()
+                            .map(|i| i.diagnostics.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    });
+                }
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Handling::tolerate`] for the parameters among `names` that a request carries but
+    /// that do not apply to it (`why` says so).
+    pub fn not_applicable(
+        self,
+        pairs: &[(String, String)],
+        names: &[&str],
+        why: &str,
+        ignored: &mut Vec<Ignored>,
+    ) -> Result<(), ApiError> {
+        for name in names {
+            if pairs.iter().any(|(k, _)| k == name) {
+                let refused = ApiError::bad_request(
+                    IssueType::NotSupported,
+                    format!("'{name}' is not supported: {why}"),
+                );
+                self.tolerate::<()>(name, Err(refused), ignored)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A search parameter a lenient search ignored: its name and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ignored {
@@ -247,26 +302,8 @@ fn parse_search_criteria_at(
         if RESULT_PARAMETERS.contains(&name.as_str()) || value.is_empty() {
             continue;
         }
-        match parse_one(res_type, name, value, ctx) {
-            Ok(c) => criteria.push(c),
-            Err(e)
-                if handling == Handling::Lenient
-                    && e.issues.iter().all(|i| i.code == IssueType::NotSupported) =>
-            {
-                if !ignored.iter().any(|i| &i.name == name) {
-                    ignored.push(Ignored {
-                        name: name.clone(),
-                        diagnostics: e
-                            .issues
-                            .iter()
-                            .map(|i| i.diagnostics.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    });
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        let parsed = parse_one(res_type, name, value, ctx);
+        criteria.extend(handling.tolerate(name, parsed, &mut ignored)?);
     }
     Ok((criteria, ignored))
 }

@@ -32,9 +32,9 @@ use fhir_model::outcome::{Issue, IssueType};
 use fhir_model::search_params::search_param;
 use serde_json::json;
 
-use super::criteria::{Handling, Ignored, parse_search_criteria_with};
+use super::criteria::{Handling, parse_search_criteria_with};
 use super::history;
-use super::search::{Searchset, searchset_response};
+use super::search::{Searchset, searchset_response, wants_total};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::http::negotiate::negotiate;
@@ -83,35 +83,15 @@ pub async fn respond(
             .filter_map(|v| v.to_str().ok()),
     );
     let max = parse_max(pairs)?.min(state.config.max_count.max(1));
-    let total = match pairs.iter().find(|(k, _)| k == "_total").map(|(_, v)| v) {
-        None => true,
-        Some(v) if v == "estimate" || v == "accurate" => true,
-        Some(v) if v == "none" => false,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                IssueType::Value,
-                format!("_total must be none, estimate or accurate, not '{other}'"),
-            ));
-        }
-    };
+    let total = wants_total(pairs)?;
 
     let mut ignored = Vec::new();
-    for name in NOT_APPLICABLE {
-        if !pairs.iter().any(|(k, _)| k == name) {
-            continue;
-        }
-        let diagnostics = "it does not apply to $lastn".to_owned();
-        if handling == Handling::Strict {
-            return Err(ApiError::bad_request(
-                IssueType::NotSupported,
-                format!("The parameter '{name}' is not supported: {diagnostics}"),
-            ));
-        }
-        ignored.push(Ignored {
-            name: (*name).to_owned(),
-            diagnostics,
-        });
-    }
+    handling.not_applicable(
+        pairs,
+        NOT_APPLICABLE,
+        "it does not apply to $lastn",
+        &mut ignored,
+    )?;
     let filters: Vec<(String, String)> =
         pairs.iter().filter(|(k, _)| k != "max").cloned().collect();
     let (criteria, unknown) = parse_search_criteria_with(

@@ -297,41 +297,17 @@ fn search_query(
     let sort_type = res_type
         .or(types.first().map(String::as_str))
         .unwrap_or("Resource");
-    for name in UNSUPPORTED_RESULT_PARAMETERS {
-        if get(pairs, name).is_none() {
-            continue;
-        }
-        let diagnostics = "not supported yet".to_owned();
-        if handling == Handling::Strict {
-            return Err(ApiError::bad_request(
-                IssueType::NotSupported,
-                format!("The search parameter '{name}' is {diagnostics}"),
-            ));
-        }
-        ignored.push(Ignored {
-            name: (*name).to_owned(),
-            diagnostics,
-        });
-    }
-    let sort = match get(pairs, "_sort").map(|v| parse_sort(&params, sort_type, v)) {
+    handling.not_applicable(
+        pairs,
+        UNSUPPORTED_RESULT_PARAMETERS,
+        "this server does not offer it yet",
+        &mut ignored,
+    )?;
+    let sort = match get(pairs, "_sort") {
         None => Vec::new(),
-        Some(Ok(keys)) => keys,
-        Some(Err(e))
-            if handling == Handling::Lenient
-                && e.issues.iter().all(|i| i.code == IssueType::NotSupported) =>
-        {
-            ignored.push(Ignored {
-                name: "_sort".to_owned(),
-                diagnostics: e
-                    .issues
-                    .iter()
-                    .map(|i| i.diagnostics.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            });
-            Vec::new()
-        }
-        Some(Err(e)) => return Err(e),
+        Some(v) => handling
+            .tolerate("_sort", parse_sort(&params, sort_type, v), &mut ignored)?
+            .unwrap_or_default(),
     };
     let count = history::page_size(pairs, &state.config)?;
     let cursor = |name: &str| {
@@ -350,16 +326,7 @@ fn search_query(
             "_cursor and _before cannot be used together",
         ));
     }
-    let total = match get(pairs, "_total") {
-        None | Some("estimate" | "accurate") => true,
-        Some("none") => false,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                IssueType::Value,
-                format!("_total must be none, estimate or accurate, not '{other}'"),
-            ));
-        }
-    };
+    let total = wants_total(pairs)?;
     let mut include = Vec::new();
     let mut revinclude = Vec::new();
     for (name, value) in pairs {
@@ -385,6 +352,19 @@ fn search_query(
         include_limit: state.config.max_count,
     };
     Ok((query, ignored))
+}
+
+/// Whether to count the matches: [`_total`](https://hl7.org/fhir/R4/search.html#total)
+/// `none` does not, `estimate`, `accurate` and no `_total` do (exactly).
+pub fn wants_total(pairs: &[(String, String)]) -> Result<bool, ApiError> {
+    match get(pairs, "_total") {
+        None | Some("estimate" | "accurate") => Ok(true),
+        Some("none") => Ok(false),
+        Some(other) => Err(ApiError::bad_request(
+            IssueType::Value,
+            format!("_total must be none, estimate or accurate, not '{other}'"),
+        )),
+    }
 }
 
 /// The `_cursor` of a `next` link: the internal key alone for an unsorted search,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::backend_test;
 use crate::search::get_strict;
-use crate::support::TestServer;
+use crate::support::{TestServer, match_ids};
 
 fn search_parameter(code: &str, base: &str, ty: &str, expression: &str) -> Value {
     json!({
@@ -56,15 +56,7 @@ async fn put(s: &TestServer, resource: &Value) -> u16 {
 async fn strict_ids(s: &TestServer, query: &str) -> Vec<String> {
     let r = get_strict(s, query).await;
     assert_eq!(r.status, 200, "{query}: {}", r.text);
-    let b = r.json();
-    b["entry"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|e| e["search"]["mode"] == "match")
-        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
-        .collect()
+    match_ids(&r.json())
 }
 
 async fn sorted_ids(s: &TestServer, query: &str) -> Vec<String> {

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::backend_test;
-use crate::support::{Reply, TestServer};
+use crate::support::{Reply, TestServer, match_ids};
 
 /// A GET with `Prefer: handling=strict`.
 pub(crate) async fn get_strict(s: &TestServer, path: &str) -> Reply {
@@ -1144,14 +1144,7 @@ pub(crate) async fn page_links(
     let b = r.json();
     let (_, _, outcomes) = split_entries(&b);
     assert!(outcomes.is_empty(), "{url}: {b}");
-    let ids = b["entry"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|e| e["search"]["mode"] == "match")
-        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = match_ids(&b);
     let links = b["link"]
         .as_array()
         .unwrap()

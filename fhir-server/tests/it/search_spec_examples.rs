@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::backend_test;
 use crate::search::{get_strict, link, put_all, ucum};
-use crate::support::{Reply, TestServer};
+use crate::support::{Reply, TestServer, match_ids};
 
 const LOINC: &str = "http://loinc.org";
 const V2_0203: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
@@ -79,18 +79,6 @@ fn matches_and_includes(b: &Value) -> (Vec<String>, Vec<String>) {
     matches.sort_unstable();
     includes.sort_unstable();
     (matches, includes)
-}
-
-/// The match ids of one page, in the order returned.
-fn match_ids(b: &Value) -> Vec<String> {
-    b["entry"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|e| e["search"]["mode"] == "match")
-        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// Owned strings, in the given order.

@@ -120,6 +120,18 @@ impl TestServer {
     }
 }
 
+/// The ids of a searchset Bundle's matches (`search.mode = match`), in the order returned.
+pub fn match_ids(bundle: &Value) -> Vec<String> {
+    bundle["entry"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "match")
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Reply {

@@ -607,31 +607,18 @@ fn date_condition(q: &mut Query, start: &str, end: &str, m: &DateMatch) {
 
 /// `column` against a number search value.
 fn number_condition(q: &mut Query, column: &str, m: &NumberMatch) {
+    // `[low, high)` (`eq`, `ne`) or `[low, high]` (`ap`).
+    let range = |q: &mut Query, negate: &str, upper: &str| {
+        q.sql(&format!("{negate}({column} >= "))
+            .arg(Arg::Float(m.low))
+            .sql(&format!(" AND {column} {upper} "))
+            .arg(Arg::Float(m.high))
+            .sql(")");
+    };
     let (op, value) = match m.prefix {
-        Prefix::Eq => {
-            q.sql(&format!("({column} >= "))
-                .arg(Arg::Float(m.low))
-                .sql(&format!(" AND {column} < "))
-                .arg(Arg::Float(m.high))
-                .sql(")");
-            return;
-        }
-        Prefix::Ne => {
-            q.sql(&format!("NOT ({column} >= "))
-                .arg(Arg::Float(m.low))
-                .sql(&format!(" AND {column} < "))
-                .arg(Arg::Float(m.high))
-                .sql(")");
-            return;
-        }
-        Prefix::Ap => {
-            q.sql(&format!("({column} >= "))
-                .arg(Arg::Float(m.low))
-                .sql(&format!(" AND {column} <= "))
-                .arg(Arg::Float(m.high))
-                .sql(")");
-            return;
-        }
+        Prefix::Eq => return range(q, "", "<"),
+        Prefix::Ne => return range(q, "NOT ", "<"),
+        Prefix::Ap => return range(q, "", "<="),
         Prefix::Gt | Prefix::Sa => (">", m.value),
         Prefix::Lt | Prefix::Eb => ("<", m.value),
         Prefix::Ge => (">=", m.value),
