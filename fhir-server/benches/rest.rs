@@ -29,7 +29,9 @@
 //!   again over all the patients and prints each shape's p50 ratio
 //!   (`p50 growth 1k→10k: 1.12x`).
 //!
-//! `HEALTHOS_BENCH_BACKENDS` (default `sqlite,postgresql`) picks the backends. A quick run:
+//! `HEALTHOS_BENCH_BACKENDS` (default `sqlite,postgresql`) picks the backends;
+//! `HEALTHOS_BENCH_KEEP_DATABASE` keeps the PostgreSQL database afterwards (to `EXPLAIN`
+//! its searches) and prints its URL. A quick run:
 //! `HEALTHOS_BENCH_PATIENTS=20 HEALTHOS_BENCH_GROWTH=2 HEALTHOS_BENCH_CREATES=640
 //! HEALTHOS_BENCH_READS=3200 HEALTHOS_BENCH_SEARCHES=500 cargo bench -p fhir-server --bench rest`.
 
@@ -79,7 +81,11 @@ async fn main() -> anyhow::Result<()> {
         match create_pg_database(&pg_admin).await {
             Ok((url, name)) => {
                 let result = run_backend("postgresql", &url, patients, growth).await;
-                drop_pg_database(&pg_admin, &name).await;
+                if std::env::var_os("HEALTHOS_BENCH_KEEP_DATABASE").is_some() {
+                    println!("postgresql: database kept for inspection: {url}");
+                } else {
+                    drop_pg_database(&pg_admin, &name).await;
+                }
                 result?;
             }
             Err(e) => println!("postgresql: not measured: cannot reach {pg_admin}: {e}"),

@@ -3,7 +3,7 @@
 //! several stateless server instances can share one database.
 
 use async_trait::async_trait;
-use sqlx::Connection;
+use sqlx::{Connection, Executor};
 use sqlx::any::AnyPoolOptions;
 
 use super::sql::{Dialect, SqlReader, SqlTx};
@@ -19,6 +19,14 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
         let pool = AnyPoolOptions::new()
             .max_connections(32)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Searches are short index walks; JIT compiling the ones the planner
+                    // over-estimates costs tens of milliseconds each.
+                    conn.execute("SET jit = off").await?;
+                    Ok(())
+                })
+            })
             .connect(url)
             .await?;
         let mut conn = pool.acquire().await?;
