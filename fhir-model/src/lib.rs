@@ -12,6 +12,7 @@
 //! fhirbolt model is used behind the `fhir-codec` crate for XML.
 
 pub mod bundle;
+pub mod compartment;
 pub mod custom_params;
 pub mod definitions;
 pub mod error;

@@ -43,6 +43,8 @@ pub enum IssueType {
     Invariant,
     /// The client needs to log in or lacks permission.
     Security,
+    /// The client must authenticate first (no or an unusable access token).
+    Login,
     /// The user may not do this.
     Forbidden,
     /// Processing issues.
@@ -79,6 +81,7 @@ impl IssueType {
             IssueType::Value => "value",
             IssueType::Invariant => "invariant",
             IssueType::Security => "security",
+            IssueType::Login => "login",
             IssueType::Forbidden => "forbidden",
             IssueType::Processing => "processing",
             IssueType::NotSupported => "not-supported",

@@ -2,6 +2,17 @@
 //! variables in `main`, passed down; nothing else reads the environment.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Whether FHIR requests need an access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// SMART App Launch 2.x: every FHIR request needs a bearer token from this server's
+    /// authorization endpoints, and its scopes decide what it may do.
+    Smart,
+    /// No authorization at all: for local development only.
+    Off,
+}
 
 /// How to run the server.
 #[derive(Debug, Clone, clap::Args)]
@@ -41,11 +52,27 @@ pub struct Config {
     /// `$reindex` anyway.
     #[arg(long, env = "HEALTHOS_SEARCH_PARAM_REFRESH_SECS", default_value_t = 30)]
     pub search_param_refresh_secs: u64,
+
+    /// `smart`: SMART App Launch authorization on every FHIR request; `off`: an open
+    /// server, for local development only.
+    #[arg(long, env = "HEALTHOS_AUTH", value_enum, default_value = "smart")]
+    pub auth: AuthMode,
+
+    /// A PEM file with the key that signs access and id tokens (P-384 for ES384 or RSA
+    /// for RS384). Without it, a key is generated on first start and kept in the database.
+    #[arg(long, env = "HEALTHOS_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+
+    /// A JSON file of client registrations applied at start (each added or replaced, as
+    /// `fhir-server client add` does): `[{"client_id", "name", "redirect_uris",
+    /// "public": true | "secret" | "jwks" | "jwks_url", "scope"}]`.
+    #[arg(long, env = "HEALTHOS_CLIENTS_FILE")]
+    pub clients_file: Option<PathBuf>,
 }
 
 impl Config {
     /// A configuration for tests and embedding: the given database, an ephemeral port on
-    /// 127.0.0.1, defaults for the rest.
+    /// 127.0.0.1, no authorization (`AuthMode::Off`), defaults for the rest.
     pub fn for_tests(database_url: impl Into<String>) -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -55,6 +82,9 @@ impl Config {
             max_count: 1000,
             default_count: 50,
             search_param_refresh_secs: 30,
+            auth: AuthMode::Off,
+            signing_key_file: None,
+            clients_file: None,
         }
     }
 }

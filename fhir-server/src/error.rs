@@ -18,6 +18,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// The issues (at least one).
     pub issues: Vec<Issue>,
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3).
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -26,6 +28,7 @@ impl ApiError {
         ApiError {
             status,
             issues: vec![Issue::error(code, diagnostics)],
+            challenge: None,
         }
     }
 
@@ -63,6 +66,35 @@ impl ApiError {
         )
     }
 
+    /// 401 with a Bearer challenge (RFC 6750 §3): `error` is `None` when the request
+    /// carried no token at all, `invalid_token` when the token is not good.
+    pub fn unauthorized(error: Option<&str>, diagnostics: impl Into<String>) -> Self {
+        let diagnostics = diagnostics.into();
+        let challenge = match error {
+            None => "Bearer realm=\"HealthOS\"".to_owned(),
+            Some(error) => format!(
+                "Bearer realm=\"HealthOS\", error=\"{error}\", error_description=\"{}\"",
+                diagnostics.replace(['"', '\\'], "'")
+            ),
+        };
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, IssueType::Login, diagnostics);
+        e.challenge = Some(challenge);
+        e
+    }
+
+    /// 403: the token is good but does not allow this.
+    pub fn forbidden(diagnostics: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, IssueType::Forbidden, diagnostics)
+    }
+
+    /// 403 because no scope of the token covers the request, with the
+    /// `error="insufficient_scope"` challenge of RFC 6750 §3.1.
+    pub fn insufficient_scope(diagnostics: impl Into<String>) -> Self {
+        let mut e = Self::forbidden(diagnostics);
+        e.challenge = Some("Bearer realm=\"HealthOS\", error=\"insufficient_scope\"".to_owned());
+        e
+    }
+
     /// 500; the detail is logged, not sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
@@ -92,6 +124,7 @@ impl From<ModelError> for ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             issues: e.issues(),
+            challenge: None,
         }
     }
 }
@@ -122,6 +155,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(crate::http::FHIR_JSON),
         );
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
         response
     }
 }

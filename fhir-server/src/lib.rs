@@ -4,6 +4,7 @@
 //! interaction logic ([`rest`]) over a [`store::ResourceStore`] (SQLite or PostgreSQL).
 //! Only this crate speaks HTTP and SQL.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod custom_params;
@@ -30,6 +31,8 @@ pub struct AppState {
     /// The custom search parameters (the server's SearchParameter resources) and the
     /// CapabilityStatement that lists them, refreshed when they change.
     pub search_params: Arc<custom_params::SearchParameters>,
+    /// The SMART authorization server; `None` with `--auth off`.
+    pub auth: Option<Arc<auth::AuthService>>,
 }
 
 /// A server started by [`start`].
@@ -88,11 +91,18 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             }
         })
     });
+    let auth = match config.auth {
+        config::AuthMode::Smart => Some(Arc::new(
+            auth::AuthService::open(&*store, &base_url, &config).await?,
+        )),
+        config::AuthMode::Off => None,
+    };
     let state = AppState {
         store,
         base_url: base_url.clone().into(),
         config: Arc::new(config),
         search_params,
+        auth,
     };
     let app = http::app(state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use fhir_server::Config;
+use fhir_server::auth::admin;
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -19,6 +20,98 @@ struct Cli {
 enum Command {
     /// Serve the FHIR REST API.
     Serve(Config),
+    /// Manage the users who sign in to authorize apps.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage the apps (OAuth clients) that may ask for access.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage the keys that sign tokens.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Start an EHR launch for a patient and print the `launch` value for the app.
+    Launch {
+        /// The patient in context (`Patient/ID`).
+        #[arg(long)]
+        patient: String,
+        /// The encounter in context (`Encounter/ID`).
+        #[arg(long)]
+        encounter: Option<String>,
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+/// The database an administrative command works on.
+#[derive(Debug, clap::Args)]
+struct Database {
+    /// Database: `sqlite://PATH` or `postgres://USER@HOST/DB` (as for `serve`).
+    #[arg(
+        long,
+        env = "HEALTHOS_DATABASE_URL",
+        default_value = "sqlite://data/healthos.db"
+    )]
+    database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Make a new signing key; the old ones keep verifying until their tokens expire.
+    Rotate {
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create (or replace) a user.
+    Add {
+        /// The login name.
+        #[arg(long)]
+        username: String,
+        /// The password (at least 8 characters; stored as an Argon2id hash).
+        #[arg(long, env = "HEALTHOS_USER_PASSWORD")]
+        password: String,
+        /// The user's FHIR resource: `Patient/ID`, `Practitioner/ID`, `RelatedPerson/ID`.
+        #[arg(long)]
+        fhir_user: String,
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register (or replace) a client.
+    Add {
+        /// The client id.
+        #[arg(long)]
+        client_id: String,
+        /// A name to show users on the consent page.
+        #[arg(long)]
+        name: Option<String>,
+        /// A redirect URI (repeat for several); matched exactly.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A public client (a browser or mobile app: PKCE, no secret).
+        #[arg(long, group = "authentication")]
+        public: bool,
+        /// A confidential client with this shared secret (client_secret_basic/post).
+        #[arg(long, group = "authentication", env = "HEALTHOS_CLIENT_SECRET")]
+        secret: Option<String>,
+        /// A private_key_jwt client with the public keys in this JWKS file.
+        #[arg(long, group = "authentication")]
+        jwks_file: Option<std::path::PathBuf>,
+        /// A private_key_jwt client whose public keys are at this URL.
+        #[arg(long, group = "authentication")]
+        jwks_url: Option<String>,
+        /// The scopes it may be granted (repeat or space-separate); none: any.
+        #[arg(long)]
+        scope: Vec<String>,
+        #[command(flatten)]
+        database: Database,
+    },
 }
 
 #[tokio::main]
@@ -31,10 +124,81 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(config) => {
+            if config.auth == fhir_server::config::AuthMode::Off {
+                tracing::warn!(
+                    "authorization is OFF (--auth off): anyone who can reach this server can read and change every record; use it for local development only"
+                );
+            }
             let server = fhir_server::start(config).await?;
             tracing::info!(base_url = %server.base_url, backend = server.backend, "serving FHIR R4");
             tokio::signal::ctrl_c().await?;
             server.shutdown().await;
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            username,
+            password,
+            fhir_user,
+            database,
+        }) => {
+            let store = fhir_server::store::open(&database.database_url).await?;
+            admin::add_user(&*store, &username, &password, &fhir_user).await?;
+            println!("user {username} ({fhir_user}) saved");
+            Ok(())
+        }
+        Command::Client(ClientCommand::Add {
+            client_id,
+            name,
+            redirect_uris,
+            public,
+            secret,
+            jwks_file,
+            jwks_url,
+            scope,
+            database,
+        }) => {
+            let auth = match (public, secret, jwks_file, jwks_url) {
+                (true, None, None, None) => admin::NewClientAuth::Public,
+                (false, Some(s), None, None) => admin::NewClientAuth::Secret(s),
+                (false, None, Some(f), None) => {
+                    admin::NewClientAuth::Jwks(serde_json::from_str(&std::fs::read_to_string(&f)?)?)
+                }
+                (false, None, None, Some(u)) => admin::NewClientAuth::JwksUrl(u),
+                _ => {
+                    anyhow::bail!("give exactly one of --public, --secret, --jwks-file, --jwks-url")
+                }
+            };
+            let scope = (!scope.is_empty()).then(|| scope.join(" "));
+            let store = fhir_server::store::open(&database.database_url).await?;
+            admin::add_client(
+                &*store,
+                &client_id,
+                name,
+                redirect_uris,
+                auth,
+                scope.as_deref(),
+            )
+            .await?;
+            println!("client {client_id} saved");
+            Ok(())
+        }
+        Command::Key(KeyCommand::Rotate { database }) => {
+            let store = fhir_server::store::open(&database.database_url).await?;
+            let auth_store = fhir_server::auth::store::AuthStore::new(store.reader());
+            let kid = fhir_server::auth::service::rotate_key(&auth_store).await?;
+            println!("new signing key {kid}");
+            Ok(())
+        }
+        Command::Launch {
+            patient,
+            encounter,
+            database,
+        } => {
+            let store = fhir_server::store::open(&database.database_url).await?;
+            println!(
+                "{}",
+                admin::launch(&*store, &patient, encounter.as_deref()).await?
+            );
             Ok(())
         }
     }

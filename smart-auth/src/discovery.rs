@@ -117,8 +117,12 @@ impl fmt::Display for Capability {
 /// The grant types this server supports.
 pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "client_credentials", "refresh_token"];
 /// The client authentication methods at the token endpoint.
-pub const TOKEN_ENDPOINT_AUTH_METHODS: [&str; 3] =
-    ["client_secret_basic", "private_key_jwt", "none"];
+pub const TOKEN_ENDPOINT_AUTH_METHODS: [&str; 4] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
 /// The scopes advertised in `scopes_supported` (the scope grammar accepts more: any
 /// resource type, granular `?…` restrictions).
 pub const SCOPES_SUPPORTED: [&str; 20] = [
@@ -172,7 +176,7 @@ pub struct SmartConfiguration {
     pub revocation_endpoint: String,
     /// `authorization_code`, `client_credentials`, `refresh_token`.
     pub grant_types_supported: Vec<String>,
-    /// `client_secret_basic`, `private_key_jwt`, `none`.
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt`, `none`.
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// `RS384`, `ES384`: what client assertions may be signed with.
     pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
@@ -254,7 +258,7 @@ impl SmartConfiguration {
 ///
 /// let config = OpenIdConfiguration::for_base("https://h/fhir", "https://h/auth");
 /// assert_eq!(config.issuer, "https://h/fhir");
-/// assert_eq!(config.id_token_signing_alg_values_supported, ["RS384", "ES384"]);
+/// assert_eq!(config.id_token_signing_alg_values_supported, ["RS256"]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenIdConfiguration {
@@ -278,7 +282,7 @@ pub struct OpenIdConfiguration {
     pub subject_types_supported: Vec<String>,
     /// What `id_token`s are signed with.
     pub id_token_signing_alg_values_supported: Vec<String>,
-    /// `client_secret_basic`, `private_key_jwt`, `none`.
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt`, `none`.
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// `RS384`, `ES384`.
     pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
@@ -303,7 +307,8 @@ impl OpenIdConfiguration {
             response_types_supported: strings(["code"]),
             grant_types_supported: strings(GRANT_TYPES),
             subject_types_supported: strings(["public"]),
-            id_token_signing_alg_values_supported: signing_algs(),
+            // The server signs id tokens with RS256, as SMART and OIDC Core §15.1 require.
+            id_token_signing_alg_values_supported: strings(["RS256"]),
             token_endpoint_auth_methods_supported: strings(TOKEN_ENDPOINT_AUTH_METHODS),
             token_endpoint_auth_signing_alg_values_supported: signing_algs(),
             claims_supported: strings([
@@ -344,7 +349,12 @@ mod tests {
         );
         assert_eq!(
             json["token_endpoint_auth_methods_supported"],
-            json!(["client_secret_basic", "private_key_jwt", "none"])
+            json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none"
+            ])
         );
         assert_eq!(
             json["token_endpoint_auth_signing_alg_values_supported"],

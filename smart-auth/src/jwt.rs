@@ -65,7 +65,7 @@ pub(crate) fn check_key_fits(jwk: &Jwk, kid: &str, alg: SigningAlgorithm) -> Res
         (AlgorithmParameters::EllipticCurve(ec), SigningAlgorithm::Es384) => {
             ec.curve == EllipticCurve::P384
         }
-        (AlgorithmParameters::RSA(_), SigningAlgorithm::Rs384) => true,
+        (AlgorithmParameters::RSA(_), SigningAlgorithm::Rs384 | SigningAlgorithm::Rs256) => true,
         _ => false,
     };
     let alg_fits = jwk

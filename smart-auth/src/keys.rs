@@ -45,6 +45,10 @@ pub enum SigningAlgorithm {
     Es384,
     /// RSASSA-PKCS1-v1_5 with SHA-384.
     Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-256: only for the server's OpenID Connect id tokens,
+    /// which SMART App Launch and OpenID Connect Core (§15.1) require to be signable with
+    /// RS256. Never accepted in a JWT the server receives ([`SigningAlgorithm::from_jwt_alg`]).
+    Rs256,
 }
 
 impl SigningAlgorithm {
@@ -56,6 +60,7 @@ impl SigningAlgorithm {
         match self {
             SigningAlgorithm::Es384 => "ES384",
             SigningAlgorithm::Rs384 => "RS384",
+            SigningAlgorithm::Rs256 => "RS256",
         }
     }
 
@@ -73,6 +78,7 @@ impl SigningAlgorithm {
         match self {
             SigningAlgorithm::Es384 => jsonwebtoken::Algorithm::ES384,
             SigningAlgorithm::Rs384 => jsonwebtoken::Algorithm::RS384,
+            SigningAlgorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
         }
     }
 }
@@ -119,12 +125,27 @@ impl SigningKey {
     pub fn generate(algorithm: SigningAlgorithm) -> Result<SigningKey, Error> {
         let private = match algorithm {
             SigningAlgorithm::Es384 => Private::Ec(p384::SecretKey::random(&mut OsRng)),
-            SigningAlgorithm::Rs384 => Private::Rsa(Box::new(
+            SigningAlgorithm::Rs384 | SigningAlgorithm::Rs256 => Private::Rsa(Box::new(
                 rsa::RsaPrivateKey::new(&mut OsRng, RSA_GENERATED_BITS)
                     .map_err(|e| Error::Key(format!("RSA key generation: {e}")))?,
             )),
         };
-        SigningKey::from_private(private)
+        SigningKey::from_private(private, algorithm)
+    }
+
+    /// [`SigningKey::from_pem`] for a key that signs with `algorithm`: an RSA key for
+    /// `RS256` (id tokens) or `RS384`, a P-384 key for `ES384`.
+    pub fn from_pem_for(pem: &str, algorithm: SigningAlgorithm) -> Result<SigningKey, Error> {
+        let key = SigningKey::from_pem(pem)?;
+        match (key.algorithm, algorithm) {
+            (SigningAlgorithm::Rs384, SigningAlgorithm::Rs256) => {
+                SigningKey::from_private(key.private, SigningAlgorithm::Rs256)
+            }
+            (found, wanted) if found == wanted => Ok(key),
+            (found, wanted) => Err(Error::Key(format!(
+                "a key for {found} cannot sign with {wanted}"
+            ))),
+        }
     }
 
     /// Loads a private key from PEM: PKCS#8 (`PRIVATE KEY`, what [`SigningKey::to_pem`]
@@ -147,10 +168,15 @@ impl SigningKey {
                     .to_owned(),
             ));
         };
-        SigningKey::from_private(private)
+        SigningKey::from_private(private, SigningAlgorithm::Rs384)
     }
 
-    fn from_private(private: Private) -> Result<SigningKey, Error> {
+    /// The key for `private`; an RSA key signs with `rsa_algorithm` (`RS384` unless an
+    /// id-token key asks for `RS256`).
+    fn from_private(
+        private: Private,
+        rsa_algorithm: SigningAlgorithm,
+    ) -> Result<SigningKey, Error> {
         let der_error = |e: &dyn fmt::Display| Error::Key(format!("DER encoding: {e}"));
         let (algorithm, encoding) = match &private {
             Private::Ec(key) => {
@@ -168,10 +194,11 @@ impl SigningKey {
                     )));
                 }
                 let der = key.to_pkcs1_der().map_err(|e| der_error(&e))?;
-                (
-                    SigningAlgorithm::Rs384,
-                    EncodingKey::from_rsa_der(der.as_bytes()),
-                )
+                let algorithm = match rsa_algorithm {
+                    SigningAlgorithm::Rs256 => SigningAlgorithm::Rs256,
+                    _ => SigningAlgorithm::Rs384,
+                };
+                (algorithm, EncodingKey::from_rsa_der(der.as_bytes()))
             }
         };
         let mut public_jwk = Jwk::from_encoding_key(&encoding, algorithm.jwt_algorithm())

@@ -9,31 +9,51 @@
 //! - [`tokens`]: access tokens as signed JWTs ([`TokenService`]: issue and verify);
 //! - [`discovery`]: the `.well-known/smart-configuration` and `openid-configuration`
 //!   documents;
-//! - [`client_assertion`]: Backend Services `private_key_jwt` client authentication.
+//! - [`client_assertion`]: Backend Services `private_key_jwt` client authentication;
+//! - [`passwords`]: Argon2id hashing of user passwords and client secrets;
+//! - [`oauth_error`]: OAuth error codes and responses ([`OAuthError`]);
+//! - [`params`]: reading OAuth request parameters (empty = absent, repeated = invalid);
+//! - [`clients`]: the registered [`Client`] and token-endpoint client authentication;
+//! - [`authorize`]: validating an authorization request ([`AuthorizeRequest`]) and the
+//!   redirects back to the app;
+//! - [`pages`]: the HTML login, consent, patient-picker and error pages;
+//! - [`introspection`]: token introspection response bodies.
 //!
 //! Why a crate of its own, with no HTTP: the rules that decide who may read what, and the
 //! cryptographic checks that decide who is asking, are the part of the server most worth
 //! testing exhaustively, and they are functions of strings, keys and a clock. Every
 //! function that depends on time takes `now` as an argument. `fhir-server` parses the
 //! granted scopes once into a [`ScopeSet`] (in its `SmartContext` extractor) and asks it;
-//! the endpoints, client registry, code and refresh-token storage live in the server.
+//! the endpoints, the client registry's storage, code and refresh-token storage live in
+//! the server, which calls the decisions made here.
 
+pub mod authorize;
 pub mod client_assertion;
+pub mod clients;
 pub mod discovery;
+pub mod introspection;
 pub mod keys;
+pub mod oauth_error;
+pub mod pages;
+pub mod params;
+pub mod passwords;
 pub mod pkce;
 pub mod scopes;
 pub mod tokens;
 
 mod jwt;
 
+pub use authorize::{AuthorizeError, AuthorizeRequest};
 pub use client_assertion::{AssertionPolicy, VerifiedAssertion};
+pub use clients::{AuthMethod, AuthenticatedClient, Client, ClientAuth, Credentials};
 pub use discovery::{Capability, OpenIdConfiguration, SmartConfiguration};
 pub use keys::{SigningAlgorithm, SigningKey};
+pub use oauth_error::{OAuthError, OAuthErrorCode};
 pub use scopes::{Access, Context, Interaction, Scope, ScopeSet};
 pub use tokens::{AccessTokenClaims, Grant, IssuedToken, LaunchContext, TokenConfig, TokenService};
 
-/// Everything that can be wrong with a scope string, a PKCE exchange, a key or a JWT.
+/// Everything that can be wrong with a scope string, a PKCE exchange, a key, a JWT or a
+/// password hash.
 ///
 /// Scope errors carry the offending scope so an `invalid_scope` response can name it.
 /// JWT errors are specific enough for a log line and an `invalid_client` /
@@ -212,4 +232,8 @@ pub enum Error {
     /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
     #[error("unsupported client_assertion_type `{0}`")]
     WrongAssertionType(String),
+    /// A password or client secret could not be hashed (out-of-range Argon2 parameters,
+    /// or the operating system's random source failed).
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
 }

@@ -5,11 +5,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fhir_model::outcome::IssueType;
 use serde_json::Value;
+use smart_auth::Interaction;
 
 use super::body::{FhirBody, FormBody, PatchBody};
 use super::negotiate::{Negotiated, QueryPairs};
 use super::respond::{stored_response, value_response, version_headers, write_response};
 use crate::AppState;
+use crate::auth::access::{Caller, Reach};
 use crate::clock;
 use crate::error::ApiError;
 use crate::rest::bundle::parse_etag;
@@ -44,6 +46,24 @@ async fn after_write(state: &AppState, res_type: &str) {
     }
 }
 
+/// For the versions of one resource (vread, instance history): the caller must be
+/// allowed to read the type, and, when its reach is limited, the resource as it is now
+/// (deleted ones only with an unlimited reach) must be within it; 404 otherwise.
+async fn check_instance_readable(
+    state: &AppState,
+    caller: &Caller,
+    res_type: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let params = state.search_params.current();
+    if caller.reach(res_type, Interaction::Read, &params, &state.base_url)? == Reach::All {
+        return Ok(());
+    }
+    caller
+        .check_readable(&*state.store, res_type, id, &params, &state.base_url)
+        .await
+}
+
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     headers
         .get(header::IF_MATCH)
@@ -57,18 +77,40 @@ pub async fn metadata(
     State(state): State<AppState>,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
-    value_response(StatusCode::OK, &state.search_params.capability(), &neg)
+    let capability = state.search_params.capability();
+    match &state.auth {
+        Some(auth) => {
+            let mut capability = (*capability).clone();
+            crate::auth::endpoints::add_security(&mut capability, auth);
+            value_response(StatusCode::OK, &capability, &neg)
+        }
+        None => value_response(StatusCode::OK, &capability, &neg),
+    }
 }
 
 /// `GET [base]/[type]/[id]`
 pub async fn read(
     State(state): State<AppState>,
+    caller: Caller,
     Path((res_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, Some(&id))?;
+    let params = state.search_params.current();
+    // Refused before the store is asked: no answer tells whether it exists.
+    let reach = caller.reach(&res_type, Interaction::Read, &params, &state.base_url)?;
     let stored = state.store.read(&res_type, &id).await?;
+    if reach != Reach::All && stored.is_some() {
+        // Within a limited reach a deleted resource is not known (whose it was is not
+        // told either).
+        if stored.as_ref().is_some_and(|s| s.is_deleted()) {
+            return Err(ApiError::not_found(format!("{res_type}/{id} is not known")));
+        }
+        caller
+            .check_readable(&*state.store, &res_type, &id, &params, &state.base_url)
+            .await?;
+    }
     let stored = match stored {
         Some(s) if s.is_deleted() => {
             let mut r = ApiError::gone(format!("{res_type}/{id} was deleted")).into_response();
@@ -105,10 +147,12 @@ pub async fn read(
 /// `GET [base]/[type]/[id]/_history/[vid]`
 pub async fn vread(
     State(state): State<AppState>,
+    caller: Caller,
     Path((res_type, id, vid)): Path<(String, String, String)>,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, Some(&id))?;
+    check_instance_readable(&state, &caller, &res_type, &id).await?;
     let version: i64 = vid.parse().map_err(|_| {
         ApiError::bad_request(IssueType::Value, format!("Invalid version id '{vid}'"))
     })?;
@@ -129,6 +173,7 @@ pub async fn vread(
 /// `POST [base]/[type]` (with optional `If-None-Exist`)
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path(res_type): Path<String>,
     headers: HeaderMap,
     neg: Negotiated,
@@ -137,15 +182,20 @@ pub async fn create(
     check_path(&res_type, None)?;
     interactions::check_type(&resource, &res_type)?;
     let params = state.search_params.current();
+    let reach = caller.reach(&res_type, Interaction::Create, &params, &state.base_url)?;
     let criteria = match headers.get("if-none-exist").and_then(|v| v.to_str().ok()) {
         Some(q) => {
             let q = q.split_once('?').map_or(q, |(_, q)| q);
-            Some(parse_criteria_with(
+            // The condition only sees what the caller may search.
+            let search = caller.reach(&res_type, Interaction::Search, &params, &state.base_url)?;
+            let mut criteria = parse_criteria_with(
                 &params,
                 &res_type,
                 &crate::rest::criteria::query_pairs(q),
                 &state.base_url,
-            )?)
+            )?;
+            criteria.extend(search.criteria().iter().cloned());
+            Some(criteria)
         }
         None => None,
     };
@@ -165,6 +215,7 @@ pub async fn create(
             store::write(&*state.store, move |tx| {
                 Box::pin(async move {
                     tx.write_version(new).await?;
+                    reach.require_in(tx, &stored.res_type, &stored.id).await?;
                     Ok(interactions::WriteOutcome {
                         status: StatusCode::CREATED,
                         stored,
@@ -178,8 +229,18 @@ pub async fn create(
             store::write(&*state.store, move |tx| {
                 Box::pin(async move {
                     let now = clock::now_instant();
-                    interactions::create(tx, &ty, resource, Some(&criteria), None, &now, &params)
-                        .await
+                    let out = interactions::create(
+                        tx,
+                        &ty,
+                        resource,
+                        Some(&criteria),
+                        None,
+                        &now,
+                        &params,
+                    )
+                    .await?;
+                    reach.require_in(tx, &ty, &out.stored.id).await?;
+                    Ok(out)
                 })
             })
             .await?
@@ -192,6 +253,7 @@ pub async fn create(
 /// `PUT [base]/[type]/[id]`
 pub async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path((res_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     neg: Negotiated,
@@ -201,10 +263,14 @@ pub async fn update(
     let if_match = if_match(&headers)?;
     let ty = res_type.clone();
     let params = state.search_params.current();
+    let reach = caller.reach(&res_type, Interaction::Update, &params, &state.base_url)?;
     let outcome = store::write(&*state.store, move |tx| {
         Box::pin(async move {
             let now = clock::now_instant();
-            interactions::update(tx, &ty, &id, resource, if_match, &now, &params).await
+            reach.require_existing_in(tx, &ty, &id).await?;
+            let out = interactions::update(tx, &ty, &id, resource, if_match, &now, &params).await?;
+            reach.require_in(tx, &ty, &id).await?;
+            Ok(out)
         })
     })
     .await?;
@@ -215,6 +281,7 @@ pub async fn update(
 /// `PUT [base]/[type]?criteria`
 pub async fn conditional_update(
     State(state): State<AppState>,
+    caller: Caller,
     Path(res_type): Path<String>,
     QueryPairs(query): QueryPairs,
     headers: HeaderMap,
@@ -223,14 +290,21 @@ pub async fn conditional_update(
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
     let params = state.search_params.current();
-    let criteria = conditional_criteria(&params, &res_type, &query, &state.base_url)?;
+    let reach = caller.reach(&res_type, Interaction::Update, &params, &state.base_url)?;
+    let mut criteria = conditional_criteria(&params, &res_type, &query, &state.base_url)?;
+    // The condition only matches what the caller may change.
+    criteria.extend(reach.criteria().iter().cloned());
     let if_match = if_match(&headers)?;
     let ty = res_type.clone();
     let outcome = store::write(&*state.store, move |tx| {
         Box::pin(async move {
             let now = clock::now_instant();
-            interactions::conditional_update(tx, &ty, &criteria, resource, if_match, &now, &params)
-                .await
+            let out = interactions::conditional_update(
+                tx, &ty, &criteria, resource, if_match, &now, &params,
+            )
+            .await?;
+            reach.require_in(tx, &ty, &out.stored.id).await?;
+            Ok(out)
         })
     })
     .await?;
@@ -257,15 +331,19 @@ fn conditional_criteria(
 /// `DELETE [base]/[type]/[id]`
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path((res_type, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, Some(&id))?;
     let if_match = if_match(&headers)?;
     let ty = res_type.clone();
+    let params = state.search_params.current();
+    let reach = caller.reach(&res_type, Interaction::Delete, &params, &state.base_url)?;
     let outcome = store::write(&*state.store, move |tx| {
         Box::pin(async move {
             let now = clock::now_instant();
+            reach.require_existing_in(tx, &ty, &id).await?;
             interactions::delete(tx, &ty, &id, if_match, &now).await
         })
     })
@@ -281,12 +359,16 @@ pub async fn delete(
 /// `DELETE [base]/[type]?criteria`
 pub async fn conditional_delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(res_type): Path<String>,
     QueryPairs(query): QueryPairs,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
     let params = state.search_params.current();
-    let criteria = conditional_criteria(&params, &res_type, &query, &state.base_url)?;
+    let reach = caller.reach(&res_type, Interaction::Delete, &params, &state.base_url)?;
+    let mut criteria = conditional_criteria(&params, &res_type, &query, &state.base_url)?;
+    // The condition only matches what the caller may delete.
+    criteria.extend(reach.criteria().iter().cloned());
     let ty = res_type.clone();
     let outcome = store::write(&*state.store, move |tx| {
         Box::pin(async move {
@@ -306,6 +388,7 @@ pub async fn conditional_delete(
 /// `PATCH [base]/[type]/[id]`
 pub async fn patch(
     State(state): State<AppState>,
+    caller: Caller,
     Path((res_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     neg: Negotiated,
@@ -315,10 +398,14 @@ pub async fn patch(
     let if_match = if_match(&headers)?;
     let ty = res_type.clone();
     let params = state.search_params.current();
+    let reach = caller.reach(&res_type, Interaction::Update, &params, &state.base_url)?;
     let outcome = store::write(&*state.store, move |tx| {
         Box::pin(async move {
             let now = clock::now_instant();
-            interactions::patch(tx, &ty, &id, &patch, if_match, &now, &params).await
+            reach.require_existing_in(tx, &ty, &id).await?;
+            let out = interactions::patch(tx, &ty, &id, &patch, if_match, &now, &params).await?;
+            reach.require_in(tx, &ty, &id).await?;
+            Ok(out)
         })
     })
     .await?;
@@ -329,6 +416,7 @@ pub async fn patch(
 /// `POST [base]`: a batch or transaction Bundle.
 pub async fn bundle(
     State(state): State<AppState>,
+    caller: Caller,
     neg: Negotiated,
     FhirBody(bundle): FhirBody,
 ) -> Result<Response, ApiError> {
@@ -346,6 +434,7 @@ pub async fn bundle(
     let params = state.search_params.current();
     let response = crate::rest::bundle::process(
         &*state.store,
+        &caller,
         bundle,
         &state.base_url,
         representation,
@@ -362,8 +451,13 @@ pub async fn bundle(
 /// `POST [base]/$reindex`: re-indexes every current resource (`rest::reindex`).
 pub async fn reindex_system(
     State(state): State<AppState>,
+    caller: Caller,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
+    let params = state.search_params.current();
+    for t in fhir_model::definitions::resource_types() {
+        caller.require_all(t, Interaction::Update, &params, &state.base_url)?;
+    }
     let result = crate::rest::reindex::reindex(&state, None).await?;
     value_response(StatusCode::OK, &result, &neg)
 }
@@ -371,10 +465,13 @@ pub async fn reindex_system(
 /// `POST [base]/[type]/$reindex`: re-indexes every current resource of the type.
 pub async fn reindex_type(
     State(state): State<AppState>,
+    caller: Caller,
     Path(res_type): Path<String>,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
+    let params = state.search_params.current();
+    caller.require_all(&res_type, Interaction::Update, &params, &state.base_url)?;
     let result = crate::rest::reindex::reindex(&state, Some(&res_type)).await?;
     value_response(StatusCode::OK, &result, &neg)
 }
@@ -382,18 +479,20 @@ pub async fn reindex_type(
 /// `GET [base]/[type]?…`: search (`rest::search`).
 pub async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     Path(res_type): Path<String>,
     QueryPairs(query): QueryPairs,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
-    crate::rest::search::respond(&state, Some(&res_type), &query, &headers).await
+    crate::rest::search::respond(&state, &caller, Some(&res_type), &query, &headers).await
 }
 
 /// `POST [base]/[type]/_search`: search with the parameters of the form body
 /// (`application/x-www-form-urlencoded`) and of the URL together.
 pub async fn search_post(
     State(state): State<AppState>,
+    caller: Caller,
     Path(res_type): Path<String>,
     QueryPairs(mut query): QueryPairs,
     headers: HeaderMap,
@@ -401,79 +500,93 @@ pub async fn search_post(
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
     query.extend(form);
-    crate::rest::search::respond(&state, Some(&res_type), &query, &headers).await
+    crate::rest::search::respond(&state, &caller, Some(&res_type), &query, &headers).await
 }
 
 /// `GET [base]/Observation/$lastn?…` (`rest::lastn`).
 pub async fn lastn(
     State(state): State<AppState>,
+    caller: Caller,
     QueryPairs(query): QueryPairs,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    crate::rest::lastn::respond(&state, &query, &headers).await
+    crate::rest::lastn::respond(&state, &caller, &query, &headers).await
 }
 
 /// `POST [base]/Observation/$lastn`: with the parameters of the form body
 /// (`application/x-www-form-urlencoded`) and of the URL together, as `_search`.
 pub async fn lastn_post(
     State(state): State<AppState>,
+    caller: Caller,
     QueryPairs(mut query): QueryPairs,
     headers: HeaderMap,
     FormBody(form): FormBody,
 ) -> Result<Response, ApiError> {
     query.extend(form);
-    crate::rest::lastn::respond(&state, &query, &headers).await
+    crate::rest::lastn::respond(&state, &caller, &query, &headers).await
 }
 
 /// `GET [base]?…`: a system-level search, over the types `_type` lists or all.
 pub async fn search_system(
     State(state): State<AppState>,
+    caller: Caller,
     QueryPairs(query): QueryPairs,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    crate::rest::search::respond(&state, None, &query, &headers).await
+    crate::rest::search::respond(&state, &caller, None, &query, &headers).await
 }
 
 /// `POST [base]/_search`: a system-level search with the parameters of the form body
 /// and of the URL together.
 pub async fn search_system_post(
     State(state): State<AppState>,
+    caller: Caller,
     QueryPairs(mut query): QueryPairs,
     headers: HeaderMap,
     FormBody(form): FormBody,
 ) -> Result<Response, ApiError> {
     query.extend(form);
-    crate::rest::search::respond(&state, None, &query, &headers).await
+    crate::rest::search::respond(&state, &caller, None, &query, &headers).await
 }
 
 /// `GET [base]/_history`
 pub async fn history_system(
     State(state): State<AppState>,
+    caller: Caller,
     QueryPairs(query): QueryPairs,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
+    let params = state.search_params.current();
+    for t in fhir_model::definitions::resource_types() {
+        caller.require_all(t, Interaction::Read, &params, &state.base_url)?;
+    }
     history::respond(&state, HistoryScope::System, &query, &neg).await
 }
 
 /// `GET [base]/[type]/_history`
 pub async fn history_type(
     State(state): State<AppState>,
+    caller: Caller,
     Path(res_type): Path<String>,
     QueryPairs(query): QueryPairs,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, None)?;
+    let params = state.search_params.current();
+    caller.require_all(&res_type, Interaction::Read, &params, &state.base_url)?;
     history::respond(&state, HistoryScope::Type(res_type), &query, &neg).await
 }
 
 /// `GET [base]/[type]/[id]/_history`
 pub async fn history_instance(
     State(state): State<AppState>,
+    caller: Caller,
     Path((res_type, id)): Path<(String, String)>,
     QueryPairs(query): QueryPairs,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
     check_path(&res_type, Some(&id))?;
+    check_instance_readable(&state, &caller, &res_type, &id).await?;
     if state.store.read(&res_type, &id).await?.is_none() {
         return Err(ApiError::not_found(format!("{res_type}/{id} is not known")));
     }

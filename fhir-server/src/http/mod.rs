@@ -104,6 +104,41 @@ async fn errors_in_requested_format(req: Request, next: Next) -> Response {
     }
 }
 
+/// CORS for browser apps (SMART apps run on other origins): any origin, since access is
+/// by bearer token (never a cookie); the FHIR headers a client sends and reads.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method, header};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            HeaderName::from_static("if-none-exist"),
+            HeaderName::from_static("prefer"),
+            REQUEST_ID,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::LAST_MODIFIED,
+            header::CONTENT_LOCATION,
+            header::WWW_AUTHENTICATE,
+            REQUEST_ID,
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
 async fn not_found() -> Response {
     ApiError::not_found("No FHIR endpoint at this URL (the FHIR base is /fhir)").into_response()
 }
@@ -133,13 +168,18 @@ pub fn app(state: AppState) -> Router {
         })
         .on_failure(());
     Router::new()
-        .nest("/fhir", fhir_routes())
+        .nest(
+            "/fhir",
+            fhir_routes().merge(crate::auth::endpoints::discovery_routes()),
+        )
+        .nest("/auth", crate::auth::endpoints::auth_routes())
         .route(
             "/fhir/",
             get(handlers::search_system).post(handlers::bundle),
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
+        .layer(cors())
         .layer(axum::middleware::from_fn(errors_in_requested_format))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

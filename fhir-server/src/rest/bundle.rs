@@ -15,9 +15,11 @@ use axum::http::StatusCode;
 use fhir_model::custom_params::CustomSearchParams;
 use fhir_model::outcome::IssueType;
 use serde_json::{Value, json};
+use smart_auth::Interaction;
 
 use super::criteria::{parse_criteria_with, query_pairs};
 use super::interactions::{self, Patch, WriteOutcome, is_valid_id};
+use crate::auth::access::Caller;
 use crate::error::ApiError;
 use crate::store::{self, ResourceStore, StoredResource, WriteTx};
 
@@ -122,6 +124,7 @@ pub fn touches_type(bundle: &Value, res_type: &str, base_url: &str) -> bool {
 /// are the custom search parameters its criteria and index values use.
 pub async fn process(
     store: &dyn ResourceStore,
+    caller: &Caller,
     mut bundle: Value,
     base_url: &str,
     return_representation: bool,
@@ -147,15 +150,20 @@ pub async fn process(
                 .collect::<Result<Vec<_>, _>>()?;
             let base = base_url.to_owned();
             let params = Arc::clone(params);
+            let caller = caller.clone();
             let results = if is_plain(&parsed) {
-                let prepared = prepare_plain(store, parsed, base_url, &params).await?;
+                let prepared = prepare_plain(store, &caller, parsed, base_url, &params).await?;
                 store::write(store, move |tx| {
-                    Box::pin(async move { run_prepared(tx, prepared, base, &params).await })
+                    Box::pin(
+                        async move { run_prepared(tx, &caller, prepared, base, &params).await },
+                    )
                 })
                 .await?
             } else {
                 store::write(store, move |tx| {
-                    Box::pin(async move { run_transaction(tx, parsed, base, &params).await })
+                    Box::pin(
+                        async move { run_transaction(tx, &caller, parsed, base, &params).await },
+                    )
                 })
                 .await?
             };
@@ -172,10 +180,12 @@ pub async fn process(
                     Ok(entry) => {
                         let base = base_url.to_owned();
                         let params = Arc::clone(params);
+                        let caller = caller.clone();
                         store::write(store, move |tx| {
                             Box::pin(async move {
                                 let now = crate::clock::now_instant();
-                                run_action(tx, entry.action, None, &base, &now, &params).await
+                                run_action(tx, &caller, entry.action, None, &base, &now, &params)
+                                    .await
                             })
                         })
                         .await
@@ -352,6 +362,7 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 /// rest in the spec's order.
 async fn run_transaction(
     tx: &mut dyn WriteTx,
+    caller: &Caller,
     mut entries: Vec<Entry>,
     base_url: String,
     params: &CustomSearchParams,
@@ -361,9 +372,17 @@ async fn run_transaction(
     // 0. DELETEs run first, so conditions of later entries see their effect.
     for (i, entry) in entries.iter().enumerate() {
         if entry.action.rank() == 0 {
-            let result = run_action(tx, entry.action.clone(), None, &base_url, &now, params)
-                .await
-                .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
+            let result = run_action(
+                tx,
+                caller,
+                entry.action.clone(),
+                None,
+                &base_url,
+                &now,
+                params,
+            )
+            .await
+            .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
             results[i] = Some(result);
         }
     }
@@ -384,6 +403,8 @@ async fn run_transaction(
                         let criteria =
                             parse_criteria_with(params, res_type, &query_pairs(q), &base_url)
                                 .map_err(at)?;
+                        let criteria = searchable(caller, res_type, criteria, params, &base_url)
+                            .map_err(at)?;
                         let found = tx.find(res_type, &criteria).await?;
                         if found.len() > 1 {
                             return Err(at(ApiError::precondition_failed(
@@ -411,6 +432,8 @@ async fn run_transaction(
                 let criteria =
                     parse_criteria_with(params, res_type, &query_pairs(query), &base_url)
                         .map_err(at)?;
+                let criteria =
+                    searchable(caller, res_type, criteria, params, &base_url).map_err(at)?;
                 let found = tx.find(res_type, &criteria).await?;
                 let id = match found.len() {
                     0 => resource
@@ -453,7 +476,7 @@ async fn run_transaction(
             | Action::ConditionalUpdate { resource, .. } => resource,
             _ => continue,
         };
-        rewrite_references(tx, resource, &mut ids, &base_url, params)
+        rewrite_references(tx, caller, resource, &mut ids, &base_url, params)
             .await
             .map_err(|e| e.at(format!("Bundle.entry[{i}].resource")))?;
     }
@@ -464,9 +487,17 @@ async fn run_transaction(
     order.sort_by_key(|&i| entries[i].action.rank());
     for i in order {
         let action = entries[i].action.clone();
-        let result = run_action(tx, action, assigned[i].as_deref(), &base_url, &now, params)
-            .await
-            .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
+        let result = run_action(
+            tx,
+            caller,
+            action,
+            assigned[i].as_deref(),
+            &base_url,
+            &now,
+            params,
+        )
+        .await
+        .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
         results[i] = Some(result);
     }
     Ok(results
@@ -477,6 +508,7 @@ async fn run_transaction(
 
 async fn run_action(
     tx: &mut dyn WriteTx,
+    caller: &Caller,
     action: Action,
     assigned_id: Option<&str>,
     base_url: &str,
@@ -489,7 +521,15 @@ async fn run_action(
             id,
             version,
         } => {
+            let reach = caller.reach(&res_type, Interaction::Read, params, base_url)?;
             let stored = tx.read(&res_type, &id).await?;
+            if stored.as_ref().is_some_and(|s| !s.is_deleted())
+                && !reach.admits_in(tx, &res_type, &id).await?
+            {
+                return Err(ApiError::not_found(format!(
+                    "{res_type}/{id} is not known within this access token's launch context and scopes"
+                )));
+            }
             match (stored, version) {
                 (Some(s), None) if !s.is_deleted() => EntryResult::Read(s),
                 (Some(s), Some(v)) if s.version == v && !s.is_deleted() => EntryResult::Read(s),
@@ -501,6 +541,7 @@ async fn run_action(
         }
         Action::Search { res_type, query } => {
             let criteria = parse_criteria_with(params, &res_type, &query_pairs(&query), base_url)?;
+            let criteria = searchable(caller, &res_type, criteria, params, base_url)?;
             let ids = tx.find(&res_type, &criteria).await?;
             let mut found = Vec::with_capacity(ids.len());
             for id in ids {
@@ -525,70 +566,86 @@ async fn run_action(
                     stored: existing,
                 }));
             }
+            let reach = caller.reach(&res_type, Interaction::Create, params, base_url)?;
             let criteria = match (&if_none_exist, assigned_id) {
-                (Some(q), None) => Some(parse_criteria_with(
-                    params,
+                (Some(q), None) => Some(searchable(
+                    caller,
                     &res_type,
-                    &query_pairs(q),
+                    parse_criteria_with(params, &res_type, &query_pairs(q), base_url)?,
+                    params,
                     base_url,
                 )?),
                 _ => None,
             };
-            EntryResult::Written(
-                interactions::create(
-                    tx,
-                    &res_type,
-                    resource,
-                    criteria.as_deref(),
-                    assigned_id,
-                    now,
-                    params,
-                )
-                .await?,
+            let out = interactions::create(
+                tx,
+                &res_type,
+                resource,
+                criteria.as_deref(),
+                assigned_id,
+                now,
+                params,
             )
+            .await?;
+            reach.require_in(tx, &res_type, &out.stored.id).await?;
+            EntryResult::Written(out)
         }
         Action::Update {
             res_type,
             id,
             resource,
             if_match,
-        } => EntryResult::Written(
-            interactions::update(tx, &res_type, &id, resource, if_match, now, params).await?,
-        ),
+        } => {
+            let reach = caller.reach(&res_type, Interaction::Update, params, base_url)?;
+            reach.require_existing_in(tx, &res_type, &id).await?;
+            let out =
+                interactions::update(tx, &res_type, &id, resource, if_match, now, params).await?;
+            reach.require_in(tx, &res_type, &id).await?;
+            EntryResult::Written(out)
+        }
         Action::ConditionalUpdate {
             res_type,
             query,
             mut resource,
             if_match,
-        } => match assigned_id {
-            Some(id) => {
-                resource["id"] = Value::String(id.to_owned());
-                EntryResult::Written(
-                    interactions::update(tx, &res_type, id, resource, if_match, now, params)
-                        .await?,
-                )
-            }
-            None => {
-                let criteria =
-                    parse_criteria_with(params, &res_type, &query_pairs(&query), base_url)?;
-                EntryResult::Written(
+        } => {
+            let reach = caller.reach(&res_type, Interaction::Update, params, base_url)?;
+            let out = match assigned_id {
+                Some(id) => {
+                    reach.require_existing_in(tx, &res_type, id).await?;
+                    resource["id"] = Value::String(id.to_owned());
+                    interactions::update(tx, &res_type, id, resource, if_match, now, params).await?
+                }
+                None => {
+                    let mut criteria =
+                        parse_criteria_with(params, &res_type, &query_pairs(&query), base_url)?;
+                    criteria.extend(reach.criteria().iter().cloned());
                     interactions::conditional_update(
                         tx, &res_type, &criteria, resource, if_match, now, params,
                     )
-                    .await?,
-                )
-            }
-        },
+                    .await?
+                }
+            };
+            reach.require_in(tx, &res_type, &out.stored.id).await?;
+            EntryResult::Written(out)
+        }
         Action::Delete {
             res_type,
             id,
             if_match,
-        } => match interactions::delete(tx, &res_type, &id, if_match, now).await? {
-            Some(w) => EntryResult::Written(w),
-            None => EntryResult::NothingToDelete,
-        },
+        } => {
+            let reach = caller.reach(&res_type, Interaction::Delete, params, base_url)?;
+            reach.require_existing_in(tx, &res_type, &id).await?;
+            match interactions::delete(tx, &res_type, &id, if_match, now).await? {
+                Some(w) => EntryResult::Written(w),
+                None => EntryResult::NothingToDelete,
+            }
+        }
         Action::ConditionalDelete { res_type, query } => {
-            let criteria = parse_criteria_with(params, &res_type, &query_pairs(&query), base_url)?;
+            let reach = caller.reach(&res_type, Interaction::Delete, params, base_url)?;
+            let mut criteria =
+                parse_criteria_with(params, &res_type, &query_pairs(&query), base_url)?;
+            criteria.extend(reach.criteria().iter().cloned());
             match interactions::conditional_delete(tx, &res_type, &criteria, now).await? {
                 Some(w) => EntryResult::Written(w),
                 None => EntryResult::NothingToDelete,
@@ -599,9 +656,14 @@ async fn run_action(
             id,
             patch,
             if_match,
-        } => EntryResult::Written(
-            interactions::patch(tx, &res_type, &id, &patch, if_match, now, params).await?,
-        ),
+        } => {
+            let reach = caller.reach(&res_type, Interaction::Update, params, base_url)?;
+            reach.require_existing_in(tx, &res_type, &id).await?;
+            let out =
+                interactions::patch(tx, &res_type, &id, &patch, if_match, now, params).await?;
+            reach.require_in(tx, &res_type, &id).await?;
+            EntryResult::Written(out)
+        }
     })
 }
 
@@ -654,14 +716,30 @@ fn single_match(res_type: &str, found: &[String]) -> Result<String, ApiError> {
     }
 }
 
+/// `criteria` narrowed to what the caller may search of `res_type` (403 if it may not
+/// search it): every condition of a Bundle only sees what its caller may see.
+fn searchable(
+    caller: &Caller,
+    res_type: &str,
+    mut criteria: Vec<crate::store::Criterion>,
+    params: &CustomSearchParams,
+    base_url: &str,
+) -> Result<Vec<crate::store::Criterion>, ApiError> {
+    let reach = caller.reach(res_type, Interaction::Search, params, base_url)?;
+    criteria.extend(reach.criteria().iter().cloned());
+    Ok(criteria)
+}
+
 /// Resolves a conditional reference inside a write job.
 async fn resolve_in(
     tx: &mut dyn WriteTx,
+    caller: &Caller,
     reference: &str,
     base_url: &str,
     params: &CustomSearchParams,
 ) -> Result<String, ApiError> {
     let (res_type, criteria) = condition_criteria(reference, base_url, params)?;
+    let criteria = searchable(caller, &res_type, criteria, params, base_url)?;
     let found = tx.find(&res_type, &criteria).await?;
     single_match(&res_type, &found)
 }
@@ -691,6 +769,7 @@ fn apply_references(resource: &mut Value, ids: &HashMap<String, String>) -> Resu
 /// written while references are rewritten).
 async fn rewrite_references(
     tx: &mut dyn WriteTx,
+    caller: &Caller,
     resource: &mut Value,
     ids: &mut HashMap<String, String>,
     base_url: &str,
@@ -699,7 +778,7 @@ async fn rewrite_references(
     let mut conditions = Vec::new();
     conditional_references(resource, ids, &mut conditions);
     for reference in conditions {
-        let target = resolve_in(tx, &reference, base_url, params).await?;
+        let target = resolve_in(tx, caller, &reference, base_url, params).await?;
         ids.insert(reference, target);
     }
     apply_references(resource, ids)
@@ -737,6 +816,7 @@ enum PreparedEntry {
 /// inside it), rewrites references, stamps, indexes and serializes every create.
 async fn prepare_plain(
     store: &dyn ResourceStore,
+    caller: &Caller,
     entries: Vec<Entry>,
     base_url: &str,
     params: &CustomSearchParams,
@@ -766,6 +846,7 @@ async fn prepare_plain(
     let mut conditions = Vec::with_capacity(references.len());
     for reference in references {
         let (res_type, criteria) = condition_criteria(&reference, base_url, params)?;
+        let criteria = searchable(caller, &res_type, criteria, params, base_url)?;
         // Two are enough to tell "exactly one" from "several"; no count is needed.
         let query = crate::store::SearchQuery {
             criteria,
@@ -817,12 +898,15 @@ async fn prepare_plain(
 /// concurrent-modification conflict; nothing was written.
 async fn run_prepared(
     tx: &mut dyn WriteTx,
+    caller: &Caller,
     prepared: PreparedTransaction,
     base_url: String,
     params: &CustomSearchParams,
 ) -> Result<Vec<EntryResult>, ApiError> {
     for (reference, target) in &prepared.conditions {
-        let still = resolve_in(tx, reference, &base_url, params).await.ok();
+        let still = resolve_in(tx, caller, reference, &base_url, params)
+            .await
+            .ok();
         if still.as_ref() != Some(target) {
             return Err(ApiError::conflict(
                 "A conditional reference of this transaction resolved differently while it was being processed; retry",
@@ -836,6 +920,14 @@ async fn run_prepared(
         match entry {
             PreparedEntry::Write(new, stored) => {
                 tx.write_version(new).await?;
+                if !matches!(caller, Caller::Open) {
+                    caller
+                        .reach(&stored.res_type, Interaction::Create, params, &base_url)
+                        .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?
+                        .require_in(tx, &stored.res_type, &stored.id)
+                        .await
+                        .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
+                }
                 results.push(Some(EntryResult::Written(WriteOutcome {
                     status: StatusCode::CREATED,
                     stored,
@@ -848,7 +940,7 @@ async fn run_prepared(
         }
     }
     for (i, action) in reads {
-        let result = run_action(tx, action, None, &base_url, &now, params)
+        let result = run_action(tx, caller, action, None, &base_url, &now, params)
             .await
             .map_err(|e| e.at(format!("Bundle.entry[{i}]")))?;
         results[i] = Some(result);

@@ -31,11 +31,13 @@ use axum::response::Response;
 use fhir_model::outcome::{Issue, IssueType};
 use fhir_model::search_params::search_param;
 use serde_json::json;
+use smart_auth::Interaction;
 
 use super::criteria::{Handling, parse_search_criteria_with};
 use super::history;
 use super::search::{Searchset, searchset_response, wants_total};
 use crate::AppState;
+use crate::auth::access::Caller;
 use crate::error::ApiError;
 use crate::http::negotiate::negotiate;
 use crate::store::{Criterion, LastnQuery, StoredResource};
@@ -65,6 +67,7 @@ const NOT_APPLICABLE: &[&str] = &[
 /// the form body too).
 pub async fn respond(
     state: &AppState,
+    caller: &Caller,
     pairs: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -94,15 +97,14 @@ pub async fn respond(
     )?;
     let filters: Vec<(String, String)> =
         pairs.iter().filter(|(k, _)| k != "max").cloned().collect();
-    let (criteria, unknown) = parse_search_criteria_with(
-        &state.search_params.current(),
-        OBSERVATION,
-        &filters,
-        &state.base_url,
-        handling,
-    )?;
+    let params = state.search_params.current();
+    let (mut criteria, unknown) =
+        parse_search_criteria_with(&params, OBSERVATION, &filters, &state.base_url, handling)?;
     ignored.extend(unknown);
     require(&criteria)?;
+    // Only the Observations the caller may search are ranked.
+    let reach = caller.reach(OBSERVATION, Interaction::Search, &params, &state.base_url)?;
+    criteria.extend(reach.criteria().iter().cloned());
 
     let found = state.store.lastn(&LastnQuery { criteria, max }).await?;
 

@@ -48,6 +48,7 @@ use fhir_model::outcome::{Issue, IssueType};
 use fhir_model::search_params::SearchParamKind;
 use fhir_model::summary::{select_elements, summarize};
 use serde_json::{Value, json};
+use smart_auth::Interaction;
 
 use super::bundle::parse_content;
 use super::criteria::{
@@ -55,6 +56,7 @@ use super::criteria::{
 };
 use super::history;
 use crate::AppState;
+use crate::auth::access::Caller;
 use crate::error::ApiError;
 use crate::http::negotiate::{Negotiated, negotiate};
 use crate::http::respond::value_response;
@@ -67,6 +69,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 /// too) and answers with the searchset Bundle.
 pub async fn respond(
     state: &AppState,
+    caller: &Caller,
     res_type: Option<&str>,
     pairs: &[(String, String)],
     headers: &HeaderMap,
@@ -89,10 +92,38 @@ pub async fn respond(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
-    let (query, ignored) = search_query(res_type, pairs, state, summary_count, handling)?;
-    let page = state
+    let (mut query, ignored) = search_query(res_type, pairs, state, summary_count, handling)?;
+    // What the caller may see is ANDed into the criteria: the matches, their count and
+    // the paging never reach beyond it.
+    let params = state.search_params.current();
+    match res_type {
+        Some(t) => {
+            let reach = caller.reach(t, Interaction::Search, &params, &state.base_url)?;
+            query.criteria.extend(reach.criteria().iter().cloned());
+        }
+        None if matches!(caller, Caller::Token(_)) => {
+            let types: Vec<&str> = if query.types.is_empty() {
+                fhir_model::definitions::resource_types().to_vec()
+            } else {
+                query.types.iter().map(String::as_str).collect()
+            };
+            for t in types {
+                caller.require_all(t, Interaction::Search, &params, &state.base_url)?;
+            }
+        }
+        None => {}
+    }
+    let mut page = state
         .store
         .search_with(res_type.unwrap_or(""), &query)
+        .await?;
+    page.included = caller
+        .readable(
+            &*state.store,
+            std::mem::take(&mut page.included),
+            &params,
+            &state.base_url,
+        )
         .await?;
 
     let base = &state.base_url;

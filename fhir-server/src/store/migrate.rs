@@ -23,6 +23,9 @@ pub const SQLITE: Migrations = &[
         3,
         include_str!("../../migrations/sqlite/0003_composite_ucum.sql"),
     ),
+    // Versions 4 (extended statistics) and 6 (token rows by patient) are PostgreSQL's
+    // alone; SQLite needs neither.
+    (5, include_str!("../../migrations/sqlite/0005_auth.sql")),
 ];
 
 /// PostgreSQL's migrations.
@@ -42,6 +45,11 @@ pub const POSTGRES: Migrations = &[
     (
         4,
         include_str!("../../migrations/postgres/0004_lookup_statistics.sql"),
+    ),
+    (5, include_str!("../../migrations/postgres/0005_auth.sql")),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_patient_tokens.sql"),
     ),
 ];
 

@@ -169,6 +169,9 @@ pub enum Criterion {
     /// Any of the criteria (a parameter that is the union of two others, such as
     /// Observation `combo-code`).
     AnyOf(Vec<Criterion>),
+    /// All of the criteria (one granular SMART scope's parameters, inside an
+    /// [`Criterion::AnyOf`] of several scopes).
+    AllOf(Vec<Criterion>),
     /// Token [`:in`](https://hl7.org/fhir/R4/search.html#token): a value is one of the
     /// codes of one of the ValueSets (canonical URLs) stored on this server. The store
     /// resolves the ValueSets when it runs the search (`:not-in` is this under [`Not`]).
@@ -231,6 +234,17 @@ pub struct SearchQuery {
     /// At most this many included resources per page; beyond it the page says it was
     /// truncated ([`SearchPage::includes_truncated`]).
     pub include_limit: usize,
+}
+
+impl SearchQuery {
+    /// The first `count` resources matching `criteria`, uncounted, nothing included.
+    pub fn matching(criteria: Vec<Criterion>, count: usize) -> SearchQuery {
+        SearchQuery {
+            criteria,
+            count,
+            ..SearchQuery::default()
+        }
+    }
 }
 
 /// One [`_sort`](https://hl7.org/fhir/R4/search.html#sort) key: a search parameter of

@@ -3,8 +3,8 @@
 //! several stateless server instances can share one database.
 
 use async_trait::async_trait;
-use sqlx::{Connection, Executor};
 use sqlx::any::AnyPoolOptions;
+use sqlx::{Connection, Executor};
 
 use super::sql::{Dialect, SqlReader, SqlTx};
 use super::{JobOutput, ResourceStore, StoreError, WriteJob, WriteTx, migrate};

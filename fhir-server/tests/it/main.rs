@@ -3,6 +3,7 @@
 
 mod support;
 
+mod auth_store;
 mod bundles;
 mod custom_params;
 mod errors;
@@ -14,4 +15,8 @@ mod rest;
 mod search;
 mod search_spec_examples;
 mod search_terms;
+mod smart_access;
+mod smart_browser;
+mod smart_flows;
+mod smart_support;
 mod upgrade;

@@ -1,5 +1,6 @@
 //! Test harness: a fresh server per test on a fresh database, and a small client.
 
+use fhir_server::config::AuthMode;
 use fhir_server::{Config, RunningServer};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -30,11 +31,20 @@ fn pg_admin_url() -> String {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, AuthMode::Off).await
+    }
+
+    /// A server with SMART authorization (`--auth smart`) on every FHIR request.
+    pub async fn start_smart(backend: Backend) -> TestServer {
+        Self::start_with(backend, AuthMode::Smart).await
+    }
+
+    pub async fn start_with(backend: Backend, auth: AuthMode) -> TestServer {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}/test.db", dir.path().display());
-                Self::with_url(url, Some(dir), None).await
+                Self::with_url(url, Some(dir), None, auth).await
             }
             Backend::Postgres => {
                 use sqlx::Connection;
@@ -49,7 +59,7 @@ impl TestServer {
                     .unwrap();
                 let (prefix, _) = admin.rsplit_once('/').unwrap();
                 let url = format!("{prefix}/{name}");
-                Self::with_url(url, None, Some((admin, name))).await
+                Self::with_url(url, None, Some((admin, name)), auth).await
             }
         }
     }
@@ -58,9 +68,11 @@ impl TestServer {
         url: String,
         dir: Option<tempfile::TempDir>,
         pg_db: Option<(String, String)>,
+        auth: AuthMode,
     ) -> TestServer {
         let mut config = Config::for_tests(url.clone());
         config.max_body_bytes = 2 * 1024 * 1024;
+        config.auth = auth;
         let server = fhir_server::start(config).await.expect("server starts");
         let base = server.base_url.clone();
         TestServer {
@@ -87,6 +99,15 @@ impl TestServer {
             .await
             .unwrap();
         }
+    }
+
+    /// A second handle on the server's database, for the administration the command line
+    /// does (`fhir_server::auth::admin`: users, clients, launches).
+    #[allow(dead_code)]
+    pub async fn admin_store(&self) -> std::sync::Arc<dyn fhir_server::store::ResourceStore> {
+        fhir_server::store::open(&self.database_url)
+            .await
+            .expect("the server's database opens")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -122,12 +143,18 @@ impl TestServer {
 
 /// The ids of a searchset Bundle's matches (`search.mode = match`), in the order returned.
 pub fn match_ids(bundle: &Value) -> Vec<String> {
+    mode_ids(bundle, Some("match"))
+}
+
+/// The resource ids of a Bundle's entries of search mode `mode` (all entries for `None`),
+/// in the order returned.
+pub fn mode_ids(bundle: &Value, mode: Option<&str>) -> Vec<String> {
     bundle["entry"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
-        .filter(|e| e["search"]["mode"] == "match")
+        .filter(|e| mode.is_none_or(|m| e["search"]["mode"] == m))
         .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
         .collect()
 }
@@ -178,10 +205,27 @@ impl Reply {
     }
 }
 
+/// Declares a test case on a server with SMART authorization (`--auth smart`), on SQLite,
+/// and on PostgreSQL with `postgres-tests`.
+#[macro_export]
+macro_rules! smart_test {
+    ($name:ident, $body:expr) => {
+        $crate::server_test!(start_smart, $name, $body);
+    };
+}
+
 /// Declares a test case that runs on SQLite, and on PostgreSQL with `postgres-tests`.
 #[macro_export]
 macro_rules! backend_test {
     ($name:ident, $body:expr) => {
+        $crate::server_test!(start, $name, $body);
+    };
+}
+
+/// A test case on a fresh server started by `TestServer::$start`, once per backend.
+#[macro_export]
+macro_rules! server_test {
+    ($start:ident, $name:ident, $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -189,7 +233,7 @@ macro_rules! backend_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let server =
-                    $crate::support::TestServer::start($crate::support::Backend::Sqlite).await;
+                    $crate::support::TestServer::$start($crate::support::Backend::Sqlite).await;
                 ($body)(&server).await;
                 server.stop().await;
             }
@@ -198,7 +242,7 @@ macro_rules! backend_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let server =
-                    $crate::support::TestServer::start($crate::support::Backend::Postgres).await;
+                    $crate::support::TestServer::$start($crate::support::Backend::Postgres).await;
                 ($body)(&server).await;
                 server.stop().await;
             }

@@ -25,6 +25,9 @@ pub struct Dialect {
     /// Placeholders are `$1`, `$2`, … (PostgreSQL) or anonymous `?` (SQLite, where binding
     /// numbered parameters costs time quadratic in their count).
     pub numbered: bool,
+    /// The database keeps `idx_token_patient` (token rows by compartment patient,
+    /// PostgreSQL's migration 0006) and searches by patient and token start from it.
+    pub patient_tokens: bool,
 }
 
 impl Dialect {
@@ -32,11 +35,13 @@ impl Dialect {
     pub const SQLITE: Dialect = Dialect {
         lock_suffix: "",
         numbered: false,
+        patient_tokens: false,
     };
     /// PostgreSQL: row locks serialize concurrent writers of one resource.
     pub const POSTGRES: Dialect = Dialect {
         lock_suffix: " FOR UPDATE",
         numbered: true,
+        patient_tokens: true,
     };
 }
 
@@ -57,6 +62,8 @@ struct Query {
     text: String,
     args: Vec<Arg>,
     numbered: bool,
+    /// [`Dialect::patient_tokens`].
+    patient_tokens: bool,
     /// The next index subquery drives the search (`pk IN (…)` instead of a correlated
     /// `EXISTS`); see `search::push_matches`.
     drive_next: bool,
@@ -68,6 +75,7 @@ impl Query {
             text: text.to_owned(),
             args: Vec::new(),
             numbered: dialect.numbered,
+            patient_tokens: dialect.patient_tokens,
             drive_next: false,
         }
     }
@@ -367,8 +375,11 @@ async fn delete_index_rows(
     dialect: Dialect,
     pks: &[i64],
 ) -> Result<(), StoreError> {
+    let tables = INDEX_TABLES
+        .iter()
+        .chain(dialect.patient_tokens.then_some(&PATIENT_TOKENS));
     for chunk in pks.chunks(ROWS_PER_INSERT) {
-        for table in INDEX_TABLES {
+        for table in tables.clone() {
             let mut q = Query::new(dialect, &format!("DELETE FROM {table} WHERE res_pk IN ("));
             for (j, pk) in chunk.iter().enumerate() {
                 if j > 0 {
@@ -497,6 +508,9 @@ pub const INDEX_TABLES: [&str; 7] = [
     "idx_uri",
 ];
 
+/// Token rows by compartment patient (PostgreSQL, [`Dialect::patient_tokens`]).
+pub const PATIENT_TOKENS: &str = "idx_token_patient";
+
 /// Rows per multi-row statement (well under SQLite's and PostgreSQL's parameter limits).
 const ROWS_PER_INSERT: usize = 500;
 
@@ -517,6 +531,9 @@ async fn insert_index_rows(
     dialect: Dialect,
     entries: Vec<(i64, i64, &str, &IndexEntry)>,
 ) -> Result<(), StoreError> {
+    if dialect.patient_tokens {
+        insert_patient_tokens(conn, dialect, &entries).await?;
+    }
     // Group the entries by table, then insert each group with multi-row statements.
     let mut by_table: [Vec<(i64, i64, &str, &IndexEntry)>; 7] = Default::default();
     for row in entries {
@@ -562,6 +579,75 @@ async fn insert_index_rows(
             }
             q.build().execute(&mut *conn).await?;
         }
+    }
+    Ok(())
+}
+
+/// The `idx_token_patient` rows of `entries` (grouped by resource, as written): each
+/// token row once for every patient whose compartment the resource is in, i.e. every
+/// `Patient/ID` one of its compartment parameters refers to.
+async fn insert_patient_tokens(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    entries: &[(i64, i64, &str, &IndexEntry)],
+) -> Result<(), StoreError> {
+    let mut rows: Vec<(i64, &str, &str, &IndexEntry)> = Vec::new();
+    for resource in entries.chunk_by(|a, b| a.0 == b.0) {
+        let (pk, res_type) = (resource[0].0, resource[0].2);
+        let Some(params) = fhir_model::compartment::patient_compartment_params(res_type) else {
+            continue;
+        };
+        let mut patients: Vec<&str> = resource
+            .iter()
+            .filter_map(|(_, _, _, e)| match &e.value {
+                IndexValue::Reference {
+                    target_type: Some(t),
+                    target_id: Some(id),
+                    ..
+                } if t == "Patient" && params.contains(&e.param) => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        patients.sort_unstable();
+        patients.dedup();
+        for patient in patients {
+            rows.extend(
+                resource
+                    .iter()
+                    .filter(|(_, _, _, e)| matches!(e.value, IndexValue::Token { .. }))
+                    .map(|(_, _, _, e)| (pk, patient, res_type, *e)),
+            );
+        }
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut q = Query::new(
+            dialect,
+            &format!(
+                "INSERT INTO {PATIENT_TOKENS} (res_pk, patient_id, res_type, param, system, code) VALUES "
+            ),
+        );
+        for (i, (pk, patient, res_type, e)) in chunk.iter().enumerate() {
+            let IndexValue::Token { system, code, .. } = &e.value else {
+                continue;
+            };
+            if i > 0 {
+                q.sql(", ");
+            }
+            q.sql("(")
+                .arg(Arg::Int(*pk))
+                .sql(", ")
+                .text(*patient)
+                .sql(", ")
+                .text(*res_type)
+                .sql(", ")
+                .text(e.param.clone())
+                .sql(", ")
+                .arg(Arg::OptText(system.clone()))
+                .sql(", ")
+                .arg(Arg::OptText(code.clone()))
+                .sql(")");
+        }
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -801,6 +887,7 @@ async fn history(
         text: format!("SELECT COUNT(*) FROM resource_version v{}", filter.text),
         args: filter.args.clone(),
         numbered: dialect.numbered,
+        patient_tokens: dialect.patient_tokens,
         drive_next: false,
     };
     let total: i64 = count_q.build().fetch_one(&mut *conn).await?.try_get(0)?;
@@ -812,6 +899,7 @@ async fn history(
         ),
         args: filter.args,
         numbered: dialect.numbered,
+        patient_tokens: dialect.patient_tokens,
         drive_next: false,
     };
     if let Some((lu, row)) = &query.before {

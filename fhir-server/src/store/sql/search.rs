@@ -66,8 +66,9 @@ use fhir_model::search_params::SearchParamKind;
 
 use super::{Arg, Dialect, Query, VERSION_COLUMNS, stored};
 use crate::store::{
-    Criterion, DateMatch, Include, NumberMatch, Prefix, QuantityMatch, SearchCursor, SearchPage,
-    SearchQuery, SortKey, SortValue, StoreError, StoredResource, StringMode, UriMode,
+    Criterion, DateMatch, Include, NumberMatch, Prefix, QuantityMatch, ReferenceMatch,
+    SearchCursor, SearchPage, SearchQuery, SortKey, SortValue, StoreError, StoredResource,
+    StringMode, UriMode,
 };
 
 /// The column `resource.last_updated`, searched as the date parameter `_lastUpdated`.
@@ -97,6 +98,30 @@ pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]
         .filter_map(|(i, c)| rank(c).map(|r| (r, i)))
         .min()
         .map(|(_, i)| i);
+    if q.patient_tokens
+        && let Some((patient, token)) = patient_token_driver(res_type, criteria)
+    {
+        // The patient's rows with the token's values: typically a handful, where the
+        // patient alone has hundreds of resources of the type. Every criterion is still
+        // tested below (the compartment is wider than the reference criterion).
+        let Criterion::Token { param, .. } = token else {
+            unreachable!("the driver is a token criterion")
+        };
+        q.sql("r.pk IN (SELECT i.res_pk FROM idx_token_patient i WHERE i.patient_id = ")
+            .text(patient)
+            .sql(" AND i.res_type = ")
+            .text(res_type)
+            .sql(" AND i.param = ")
+            .text(param.clone())
+            .sql(" AND (");
+        push_values(q, "i", token);
+        q.sql(")) AND r.deleted = 0");
+        for c in criteria {
+            q.sql(" AND ");
+            push_criterion(q, res_type, "r", c);
+        }
+        return;
+    }
     if driver.is_some() {
         // The driving subquery only yields keys of this type (index rows carry it); a
         // `res_type` test here would tempt the planner to scan the type instead.
@@ -112,6 +137,41 @@ pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]
         push_criterion(q, res_type, "r", c);
         q.drive_next = false;
     }
+}
+
+/// A search of one patient's resources by a token (`Observation?patient=…&code=…`): the
+/// patient, when a criterion names exactly one `Patient/ID` through a compartment
+/// parameter of the type (or `patient`, where `subject` is one: every match is then in
+/// that patient's compartment), and the first token criterion. `idx_token_patient`
+/// (PostgreSQL) holds exactly the token rows of compartment members.
+fn patient_token_driver<'c>(
+    res_type: &str,
+    criteria: &'c [Criterion],
+) -> Option<(&'c str, &'c Criterion)> {
+    let params = fhir_model::compartment::patient_compartment_params(res_type)?;
+    let in_compartment = |param: &str| {
+        params.iter().any(|p| p == param)
+            || (param == "patient" && params.iter().any(|p| p == "subject"))
+    };
+    let patient = criteria.iter().find_map(|c| match c {
+        Criterion::Reference { param, values } if in_compartment(param) => {
+            match values.as_slice() {
+                [
+                    ReferenceMatch {
+                        target_type: Some(t),
+                        target_id: Some(id),
+                        url: None,
+                    },
+                ] if t == "Patient" => Some(id.as_str()),
+                _ => None,
+            }
+        }
+        _ => None,
+    })?;
+    let token = criteria
+        .iter()
+        .find(|c| matches!(c, Criterion::Token { values, .. } if !values.is_empty()))?;
+    Some((patient, token))
 }
 
 /// Appends `r.deleted = 0 AND [r.res_type IN (types) AND] <criteria>` for a system-level
@@ -229,16 +289,20 @@ fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
             push_criterion(q, res_type, alias, inner);
             q.sql(")");
         }
-        Criterion::AnyOf(criteria) => {
+        Criterion::AnyOf(criteria) | Criterion::AllOf(criteria) => {
+            let (join, empty) = match c {
+                Criterion::AnyOf(_) => (" OR ", "1 = 0"),
+                _ => (" AND ", "1 = 1"),
+            };
             q.sql("(");
             for (i, c) in criteria.iter().enumerate() {
                 if i > 0 {
-                    q.sql(" OR ");
+                    q.sql(join);
                 }
                 push_criterion(q, res_type, alias, c);
             }
             if criteria.is_empty() {
-                q.sql("1 = 0");
+                q.sql(empty);
             }
             q.sql(")");
         }

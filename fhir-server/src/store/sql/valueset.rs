@@ -35,7 +35,9 @@ fn has_value_set(c: &Criterion) -> bool {
     match c {
         Criterion::InValueSet { .. } => true,
         Criterion::Not(inner) => has_value_set(inner),
-        Criterion::AnyOf(criteria) => criteria.iter().any(has_value_set),
+        Criterion::AnyOf(criteria) | Criterion::AllOf(criteria) => {
+            criteria.iter().any(has_value_set)
+        }
         Criterion::Chain { targets, .. } => targets.iter().any(|(_, c)| has_value_set(c)),
         Criterion::Has { criterion, .. } => has_value_set(criterion),
         Criterion::Composite { alternatives, .. } => {
@@ -65,12 +67,16 @@ fn resolve_one<'a>(
             Criterion::Not(inner) => {
                 Criterion::Not(Box::new(resolve_one(conn, dialect, inner).await?))
             }
-            Criterion::AnyOf(criteria) => {
+            Criterion::AnyOf(criteria) | Criterion::AllOf(criteria) => {
                 let mut resolved = Vec::with_capacity(criteria.len());
                 for c in criteria {
                     resolved.push(resolve_one(conn, dialect, c).await?);
                 }
-                Criterion::AnyOf(resolved)
+                if matches!(c, Criterion::AnyOf(_)) {
+                    Criterion::AnyOf(resolved)
+                } else {
+                    Criterion::AllOf(resolved)
+                }
             }
             Criterion::Chain { param, targets } => {
                 let mut resolved = Vec::with_capacity(targets.len());
