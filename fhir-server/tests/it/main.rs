@@ -16,6 +16,7 @@ mod search;
 mod search_spec_examples;
 mod search_terms;
 mod smart_access;
+mod smart_admin;
 mod smart_browser;
 mod smart_flows;
 mod smart_support;

@@ -135,8 +135,21 @@ pub async fn authorize(
     pick: Option<&str>,
     approve: Option<&[&str]>,
 ) -> String {
-    let http = browser();
     let url = auth_url(server, "authorize");
+    authorize_at(&url, params, username, password, pick, approve).await
+}
+
+/// [`authorize`] at the authorize endpoint `url` (another server instance's, say).
+pub async fn authorize_at(
+    url: &str,
+    params: &[(String, String)],
+    username: &str,
+    password: &str,
+    pick: Option<&str>,
+    approve: Option<&[&str]>,
+) -> String {
+    let http = browser();
+    let url = url.to_owned();
     let login = http.get(&url).query(params).send().await.unwrap();
     assert_eq!(login.status(), 200, "login page");
     let html = login.text().await.unwrap();
