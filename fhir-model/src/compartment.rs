@@ -60,6 +60,31 @@ pub fn patient_compartment_params(res_type: &str) -> Option<&'static [String]> {
     patient_compartment().get(res_type).map(Vec::as_slice)
 }
 
+/// The resource types in the Patient compartment (those with compartment parameters,
+/// `Patient` included), sorted.
+pub fn patient_compartment_types() -> &'static [String] {
+    static TYPES: OnceLock<Vec<String>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        let mut types: Vec<String> = patient_compartment().keys().cloned().collect();
+        types.sort();
+        types
+    })
+}
+
+/// Every `Type|param` pair of the Patient compartment, sorted: what an SQL test of "this
+/// index row makes its resource a compartment member" compares against.
+pub fn patient_compartment_pairs() -> &'static [String] {
+    static PAIRS: OnceLock<Vec<String>> = OnceLock::new();
+    PAIRS.get_or_init(|| {
+        let mut pairs: Vec<String> = patient_compartment()
+            .iter()
+            .flat_map(|(t, params)| params.iter().map(move |p| format!("{t}|{p}")))
+            .collect();
+        pairs.sort();
+        pairs
+    })
+}
+
 /// The ids of every Patient whose compartment `resource` is in, sorted and without
 /// duplicates: for a Patient its own `id` and the Patients its `link` names; for other
 /// types the Patients referenced by the type's compartment parameters (references to other

@@ -526,6 +526,18 @@ pub async fn lastn_post(
     crate::rest::lastn::respond(&state, &caller, &query, &headers).await
 }
 
+/// `GET [base]/Patient/[id]/$everything` (`rest::search::everything`).
+pub async fn everything(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    QueryPairs(query): QueryPairs,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_path("Patient", Some(&id))?;
+    crate::rest::search::everything(&state, &caller, &id, &query, &headers).await
+}
+
 /// `GET [base]?…`: a system-level search, over the types `_type` lists or all.
 pub async fn search_system(
     State(state): State<AppState>,

@@ -62,6 +62,7 @@ fn fhir_routes() -> Router<AppState> {
                 .patch(h::patch),
         )
         .route("/{res_type}/{id}/_history", get(h::history_instance))
+        .route("/Patient/{id}/$everything", get(h::everything))
         .route("/{res_type}/{id}/_history/{vid}", get(h::vread))
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -3,7 +3,7 @@
 //! router offers, the search parameters the criteria parser accepts (the server's custom
 //! ones, from its SearchParameter resources, on their types too: the statement is rebuilt
 //! when they change, see `crate::custom_params`), and the operations (Observation
-//! `$lastn`, `$reindex`).
+//! `$lastn`, Patient `$everything`, `$reindex`).
 
 use fhir_model::custom_params::CustomSearchParams;
 use fhir_model::search_params::SearchParamKind;
@@ -91,6 +91,12 @@ pub fn statement(base_url: &str, date: &str, custom: &CustomSearchParams) -> Val
                 resource["operation"] = json!([{
                     "name": "lastn",
                     "definition": crate::rest::lastn::DEFINITION,
+                }]);
+            }
+            if *t == "Patient" {
+                resource["operation"] = json!([{
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
                 }]);
             }
             resource

@@ -56,11 +56,13 @@ use super::criteria::{
 };
 use super::history;
 use crate::AppState;
-use crate::auth::access::Caller;
+use crate::auth::access::{Caller, Reach};
 use crate::error::ApiError;
 use crate::http::negotiate::{Negotiated, negotiate};
 use crate::http::respond::value_response;
-use crate::store::{Include, SearchCursor, SearchQuery, SortKey, SortValue, StoredResource};
+use crate::store::{
+    Criterion, Include, SearchCursor, SearchQuery, SortKey, SortValue, StoredResource,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -71,6 +73,80 @@ pub async fn respond(
     state: &AppState,
     caller: &Caller,
     res_type: Option<&str>,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    respond_in(state, caller, res_type, None, pairs, headers).await
+}
+
+/// [`Patient/[id]/$everything`](https://hl7.org/fhir/R4/patient-operation-everything.html):
+/// the Patient and every resource in its compartment, as a system-level search over the
+/// compartment's types (`_type` narrows them; `_since` is `_lastUpdated=ge…`; `_count`
+/// and paging as in any search). `start`/`end` (care dates) are not offered: lenient
+/// handling reports them ignored.
+pub async fn everything(
+    state: &AppState,
+    caller: &Caller,
+    patient: &str,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = state.search_params.current();
+    caller.reach("Patient", Interaction::Read, &params, &state.base_url)?;
+    match state.store.read("Patient", patient).await? {
+        Some(p) if !p.is_deleted() => {}
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "Patient/{patient} is not known"
+            )));
+        }
+    }
+    caller
+        .check_readable(&*state.store, "Patient", patient, &params, &state.base_url)
+        .await?;
+    let compartment = fhir_model::compartment::patient_compartment_types();
+    let mut pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "_since" => ("_lastUpdated".to_owned(), format!("ge{v}")),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let types_listed = pairs.iter().any(|(k, _)| k == "_type");
+    if let Some((_, types)) = pairs.iter_mut().find(|(k, _)| k == "_type") {
+        if let Some(outside) = types
+            .split(',')
+            .find(|t| !compartment.iter().any(|c| c == t))
+        {
+            return Err(ApiError::bad_request(
+                IssueType::Value,
+                format!("_type: {outside} is not in the Patient compartment"),
+            ));
+        }
+    } else {
+        pairs.push(("_type".to_owned(), compartment.join(",")));
+    }
+    let scope = Everything {
+        patient: patient.to_owned(),
+        path: format!("{}/Patient/{patient}/$everything", state.base_url),
+        types_listed,
+    };
+    respond_in(state, caller, None, Some(&scope), &pairs, headers).await
+}
+
+/// A `$everything` search: whose compartment, the URL its links go to, and whether the
+/// client named the types (`_type`) or they are the whole compartment's.
+struct Everything {
+    patient: String,
+    path: String,
+    types_listed: bool,
+}
+
+async fn respond_in(
+    state: &AppState,
+    caller: &Caller,
+    res_type: Option<&str>,
+    everything: Option<&Everything>,
     pairs: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -102,16 +178,44 @@ pub async fn respond(
             query.criteria.extend(reach.criteria().iter().cloned());
         }
         None if matches!(caller, Caller::Token(_)) => {
-            let types: Vec<&str> = if query.types.is_empty() {
-                fhir_model::definitions::resource_types().to_vec()
+            // Each type as the caller may search it: a type listed in `_type` that no
+            // scope allows is refused, unlisted ones are left out, and the reach of the
+            // others applies to their resources only.
+            let listed = !query.types.is_empty() && everything.is_none_or(|e| e.types_listed);
+            let types: Vec<String> = if listed {
+                query.types.clone()
             } else {
-                query.types.iter().map(String::as_str).collect()
+                fhir_model::definitions::resource_types()
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect()
             };
+            let mut allowed = Vec::with_capacity(types.len());
             for t in types {
-                caller.require_all(t, Interaction::Search, &params, &state.base_url)?;
+                match caller.reach(&t, Interaction::Search, &params, &state.base_url) {
+                    Err(e) if listed => return Err(e),
+                    Err(_) => continue,
+                    Ok(Reach::All) => {}
+                    Ok(Reach::Matching(criteria)) => query.criteria.push(Criterion::ForType {
+                        res_type: t.clone(),
+                        criteria,
+                    }),
+                }
+                allowed.push(t);
             }
+            if allowed.is_empty() {
+                return Err(ApiError::insufficient_scope(
+                    "The access token's scopes allow searching none of these types",
+                ));
+            }
+            query.types = allowed;
         }
         None => {}
+    }
+    if let Some(everything) = everything {
+        query
+            .criteria
+            .push(Criterion::InPatientCompartment(everything.patient.clone()));
     }
     let mut page = state
         .store
@@ -127,9 +231,10 @@ pub async fn respond(
         .await?;
 
     let base = &state.base_url;
-    let path = match res_type {
-        Some(t) => format!("{base}/{t}"),
-        None => base.to_string(),
+    let path = match (res_type, everything) {
+        (_, Some(everything)) => everything.path.clone(),
+        (Some(t), None) => format!("{base}/{t}"),
+        (None, None) => base.to_string(),
     };
     // The links carry only the parameters this search used.
     let used: Vec<(String, String)> = pairs

@@ -172,6 +172,16 @@ pub enum Criterion {
     /// All of the criteria (one granular SMART scope's parameters, inside an
     /// [`Criterion::AnyOf`] of several scopes).
     AllOf(Vec<Criterion>),
+    /// In a system-level search: resources of `res_type` must match all of `criteria`
+    /// (read as that type's); resources of other types are not concerned. What a SMART
+    /// token may reach of each type, in one query over several types.
+    ForType {
+        res_type: String,
+        criteria: Vec<Criterion>,
+    },
+    /// The Patient `Patient/{0}` itself and every resource in its compartment (a
+    /// reference to it through one of its type's compartment parameters): `$everything`.
+    InPatientCompartment(String),
     /// Token [`:in`](https://hl7.org/fhir/R4/search.html#token): a value is one of the
     /// codes of one of the ValueSets (canonical URLs) stored on this server. The store
     /// resolves the ValueSets when it runs the search (`:not-in` is this under [`Not`]).

@@ -174,6 +174,36 @@ async fn search(server: &TestServer, token: &str, path: &str) -> (Vec<String>, V
     (entries_in(&bundle, "match"), entries_in(&bundle, "include"))
 }
 
+/// Follows a search's `next` links from `path`: every page's `total` is `total`, and the
+/// matches of all pages (sorted, at most `total` of them) are returned.
+async fn walk_pages(s: &TestServer, token: &str, path: &str, total: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut next = Some(s.url(path));
+    while let Some(url) = next {
+        let page: Value = s
+            .client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["total"], total, "{page}");
+        seen.extend(entries_in(&page, "match"));
+        assert!(seen.len() <= total, "{seen:?}");
+        next = page["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == "next")
+            .map(|l| l["url"].as_str().unwrap().to_owned());
+    }
+    seen.sort();
+    seen
+}
+
 /// Asserts the matches of a search (and that it includes nothing).
 async fn check_matches(server: &TestServer, token: &str, path: &str, expected: &[&str]) {
     let (matches, included) = search(server, token, path).await;
@@ -338,30 +368,7 @@ async fn searches_stay_in_a(s: &TestServer, a: &str) {
     assert!(count.get("entry").is_none(), "{count}");
 
     // Paging one at a time walks A's Observations only.
-    let mut seen = Vec::new();
-    let mut next = Some(s.url("Observation?_count=1&_total=accurate"));
-    while let Some(url) = next {
-        let page: Value = s
-            .client
-            .get(&url)
-            .bearer_auth(a)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(page["total"], 2, "{page}");
-        seen.extend(entries_in(&page, "match"));
-        next = page["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["relation"] == "next")
-            .map(|l| l["url"].as_str().unwrap().to_owned());
-        assert!(seen.len() <= 2, "{seen:?}");
-    }
-    seen.sort();
+    let seen = walk_pages(s, a, "Observation?_count=1&_total=accurate", 2).await;
     assert_eq!(seen, sorted(&a_obs));
 
     // _include and _revinclude: only what A's token may read comes along.
@@ -457,10 +464,21 @@ async fn searches_stay_in_a(s: &TestServer, a: &str) {
         assert_eq!(all_entries(&reply.json()), expected, "{query}");
     }
 
-    // A system-level search cannot be confined to a compartment: 403.
-    for path in ["?_type=Observation", "?_type=Patient&_id=pb", "?_id=b-vs"] {
-        get_with(s, a, path).await.assert_outcome(403, "forbidden");
-    }
+    // A system-level search reaches each type as a type-level search would: A's only.
+    check_matches(
+        s,
+        a,
+        "?_type=Observation",
+        &["Observation/a-lab", "Observation/a-vs"],
+    )
+    .await;
+    check_matches(s, a, "?_type=Patient&_id=pb", &[]).await;
+    check_matches(s, a, "?_id=b-vs", &[]).await;
+    check_matches(s, a, "?_id=b-vs,pb,b-enc,doc", &[]).await;
+    assert_eq!(
+        total(s, a, "?_type=Observation,Patient&_summary=count").await,
+        3
+    );
     let reply = Reply::from(
         s.request(Method::POST, "_search")
             .bearer_auth(a)
@@ -470,8 +488,34 @@ async fn searches_stay_in_a(s: &TestServer, a: &str) {
             .unwrap(),
     )
     .await;
-    reply.assert_outcome(403, "forbidden");
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        entries_in(&reply.json(), "match"),
+        sorted(&["Observation/a-lab", "Observation/a-vs"])
+    );
+    // A type outside the compartment: nothing, as its type-level search.
+    check_matches(s, a, "?_type=Practitioner", &[]).await;
+
+    // Patient/$everything: A's own record; B's is not known.
+    check_matches(s, a, "Patient/pa/$everything?_count=100", &EVERYTHING_A).await;
+    get_with(s, a, "Patient/pb/$everything")
+        .await
+        .assert_outcome(404, "not-found");
 }
+
+/// Patient A's compartment (R4 Patient CompartmentDefinition): the Patient, its
+/// Observations (`subject`), Encounter and Condition (`patient`), MedicationRequest
+/// (`subject`) and the Provenance whose `target` names it; not the Practitioner, not
+/// `x-prov` (whose Patient target is B).
+const EVERYTHING_A: [&str; 7] = [
+    "Condition/a-cond",
+    "Encounter/a-enc",
+    "MedicationRequest/a-mr",
+    "Observation/a-lab",
+    "Observation/a-vs",
+    "Patient/pa",
+    "Provenance/a-prov",
+];
 
 /// `send_with` without extra headers, taking the body by value.
 async fn send(
@@ -925,10 +969,27 @@ async fn no_observation_scope(s: &TestServer) {
         "Observation/b-vs",
         "Observation/a-vs/_history",
         "Observation/$lastn?patient=pa&category=vital-signs",
+        "?_type=Observation",
+        "?_type=Condition,Observation",
+        "Patient/pa/$everything?_type=Observation",
     ] {
         get_with(s, &t, path).await.assert_outcome(403, "forbidden");
     }
     check_matches(s, &t, "Condition", &["Condition/a-cond"]).await;
+    // A system-level search without _type reaches the types the token may search; so
+    // does $everything (Patient needs `patient/Patient.r`, which this token lacks).
+    check_matches(s, &t, "?_id=a-cond,a-vs,pa", &["Condition/a-cond"]).await;
+    get_with(s, &t, "Patient/pa/$everything")
+        .await
+        .assert_outcome(403, "forbidden");
+    let two = token_for_a(s, "two-types", "patient/Condition.rs patient/Patient.rs").await;
+    check_matches(
+        s,
+        &two,
+        "Patient/pa/$everything",
+        &["Condition/a-cond", "Patient/pa"],
+    )
+    .await;
     // An _include of a type the token may not read brings nothing.
     let (m, inc) = search(s, &t, "Condition?_include=Condition:subject").await;
     assert_eq!(m, sorted(&["Condition/a-cond"]));
@@ -973,9 +1034,13 @@ async fn patient_user_confined(s: &TestServer) {
     get_with(s, t, "Observation/_history")
         .await
         .assert_outcome(403, "forbidden");
-    get_with(s, t, "?_type=Observation")
-        .await
-        .assert_outcome(403, "forbidden");
+    check_matches(
+        s,
+        t,
+        "?_type=Observation",
+        &["Observation/a-lab", "Observation/a-vs"],
+    )
+    .await;
     let obs = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
                      "subject": {"reference": "Patient/pb"}});
     send_with(s, t, Method::POST, "Observation", Some(&obs), &[])
@@ -1022,6 +1087,27 @@ async fn practitioner_user_sees_both(s: &TestServer) {
     assert_eq!(m, sorted(&["Encounter/a-enc", "Encounter/b-enc"]));
     assert_eq!(inc, sorted(&["Practitioner/doc"]));
     assert_eq!(total(s, t, "?_type=Observation&_summary=count").await, 5);
+    // $everything of each patient: that patient's compartment, paged and narrowed by
+    // _type.
+    check_matches(s, t, "Patient/pa/$everything", &EVERYTHING_A).await;
+    check_matches(
+        s,
+        t,
+        "Patient/pb/$everything?_type=Observation,Provenance",
+        &[
+            "Observation/b-lab",
+            "Observation/b-temp",
+            "Observation/b-vs",
+            "Provenance/b-prov",
+            "Provenance/x-prov",
+        ],
+    )
+    .await;
+    let seen = walk_pages(s, t, "Patient/pa/$everything?_count=3", 7).await;
+    assert_eq!(seen, sorted(&EVERYTHING_A));
+    get_with(s, t, "Patient/pa/$everything?_type=Practitioner")
+        .await
+        .assert_outcome(400, "value");
     for path in [
         "Observation/_history",
         "_history",

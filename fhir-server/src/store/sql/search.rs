@@ -306,6 +306,44 @@ fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
             }
             q.sql(")");
         }
+        Criterion::ForType {
+            res_type: t,
+            criteria,
+        } => {
+            q.sql(&format!("({alias}.res_type <> "))
+                .text(t.clone())
+                .sql(" OR (");
+            for (i, c) in criteria.iter().enumerate() {
+                if i > 0 {
+                    q.sql(" AND ");
+                }
+                push_criterion(q, t, alias, c);
+            }
+            if criteria.is_empty() {
+                q.sql("1 = 1");
+            }
+            q.sql("))");
+        }
+        Criterion::InPatientCompartment(patient) => {
+            // Each type's compartment parameters, as `Type|param` pairs.
+            q.sql(&format!("(({alias}.res_type = 'Patient' AND {alias}.res_id = "))
+                .text(patient.clone())
+                .sql(&format!(
+                    ") OR EXISTS (SELECT 1 FROM idx_reference x WHERE x.res_pk = {alias}.pk AND x.target_type = 'Patient' AND x.target_id = "
+                ))
+                .text(patient.clone())
+                .sql(" AND x.res_type || '|' || x.param IN (");
+            for (i, pair) in fhir_model::compartment::patient_compartment_pairs()
+                .iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    q.sql(", ");
+                }
+                q.text(pair.clone());
+            }
+            q.sql(")))");
+        }
         Criterion::Chain { param, targets } => {
             if targets.is_empty() {
                 q.sql("1 = 0");

@@ -35,9 +35,9 @@ fn has_value_set(c: &Criterion) -> bool {
     match c {
         Criterion::InValueSet { .. } => true,
         Criterion::Not(inner) => has_value_set(inner),
-        Criterion::AnyOf(criteria) | Criterion::AllOf(criteria) => {
-            criteria.iter().any(has_value_set)
-        }
+        Criterion::AnyOf(criteria)
+        | Criterion::AllOf(criteria)
+        | Criterion::ForType { criteria, .. } => criteria.iter().any(has_value_set),
         Criterion::Chain { targets, .. } => targets.iter().any(|(_, c)| has_value_set(c)),
         Criterion::Has { criterion, .. } => has_value_set(criterion),
         Criterion::Composite { alternatives, .. } => {
@@ -97,6 +97,16 @@ fn resolve_one<'a>(
                 param: param.clone(),
                 criterion: Box::new(resolve_one(conn, dialect, criterion).await?),
             },
+            Criterion::ForType { res_type, criteria } => {
+                let mut resolved = Vec::with_capacity(criteria.len());
+                for c in criteria {
+                    resolved.push(resolve_one(conn, dialect, c).await?);
+                }
+                Criterion::ForType {
+                    res_type: res_type.clone(),
+                    criteria: resolved,
+                }
+            }
             other => other.clone(),
         })
     })
