@@ -37,6 +37,10 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/token", post(super::token::token))
         .route("/introspect", post(super::token::introspect))
         .route("/revoke", post(super::token::revoke))
+        .route(
+            "/userinfo",
+            get(super::token::userinfo).post(super::token::userinfo),
+        )
         .route("/smart-style.json", get(smart_style))
         .route("/launch", post(super::admin::launch_endpoint))
 }

@@ -1,6 +1,6 @@
 //! The token endpoint (`POST /auth/token`, RFC 6749 §3.2) and its companions,
-//! introspection (`POST /auth/introspect`, RFC 7662) and revocation (`POST /auth/revoke`,
-//! RFC 7009).
+//! introspection (`POST /auth/introspect`, RFC 7662), revocation (`POST /auth/revoke`,
+//! RFC 7009) and OpenID Connect's userinfo (`/auth/userinfo`).
 //!
 //! Grants:
 //! - `authorization_code`: the code (single use, a minute) is bound to the client, the
@@ -534,4 +534,60 @@ pub async fn revoke(
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => oauth_error(&e),
     }
+}
+
+/// `GET`/`POST /auth/userinfo` (OpenID Connect Core §5.3): the signed-in user of an
+/// access token granted `openid`: `sub` (as in the id token) and `fhirUser`.
+pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let challenge = |error: &str, description: &str| {
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": error, "error_description": description}).to_string(),
+        )
+            .into_response();
+        if let Ok(value) =
+            HeaderValue::from_str(&format!("Bearer realm=\"HealthOS\", error=\"{error}\""))
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        no_store(response)
+    };
+    let Some(auth) = state.auth.as_deref() else {
+        return oauth_error(&OAuthError::invalid_request(
+            "this server runs without authorization (--auth off)",
+        ));
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return challenge("invalid_request", "a bearer access token is required");
+    };
+    let Ok(claims) = auth.verify_access_token(token).await else {
+        return challenge("invalid_token", "the access token is not valid");
+    };
+    if !claims.scope.contains(&Scope::OpenId) {
+        let mut response = no_store(
+            (
+                StatusCode::FORBIDDEN,
+                json!({"error": "insufficient_scope",
+                       "error_description": "the access token was not granted openid"})
+                .to_string(),
+            )
+                .into_response(),
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"HealthOS\", error=\"insufficient_scope\""),
+        );
+        return response;
+    }
+    let mut body = json!({"sub": claims.sub});
+    if let Some(fhir_user) = &claims.fhir_user {
+        body["fhirUser"] = json!(format!("{}/{fhir_user}", auth.fhir_base));
+    }
+    json_ok(&body)
 }

@@ -2153,3 +2153,50 @@ async fn oauth2_crate_client(server: &TestServer) {
 }
 
 smart_test!(oauth2_crate_client_case, oauth2_crate_client);
+
+/// OpenID Connect Core §5.3: the `userinfo_endpoint` of the openid-configuration answers
+/// a token granted `openid` with the user's `sub` (the id token's) and `fhirUser`; no
+/// token is 401, a token without `openid` is 403 `insufficient_scope`.
+async fn openid_userinfo(server: &TestServer) {
+    add_user(server, ALICE.0, ALICE.1, "Patient/p1").await;
+    let token = standalone_token(
+        server,
+        "info-app",
+        ALICE.0,
+        ALICE.1,
+        "openid fhirUser user/*.rs",
+    )
+    .await;
+    let config: Value = reqwest::get(server.url(".well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint = config["userinfo_endpoint"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let info = http
+        .get(&endpoint)
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 200);
+    let info: Value = info.json().await.unwrap();
+    let id_claims = jwt_payload(token["id_token"].as_str().unwrap());
+    assert_eq!(info["sub"], id_claims["sub"]);
+    assert_eq!(info["fhirUser"], format!("{}/Patient/p1", server.base));
+    let none = http.get(&endpoint).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert!(none.headers().contains_key("www-authenticate"));
+    let plain = standalone_token(server, "info-app", ALICE.0, ALICE.1, "user/*.rs").await;
+    let refused = http
+        .get(&endpoint)
+        .bearer_auth(plain["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}
+
+smart_test!(openid_userinfo_case, openid_userinfo);
