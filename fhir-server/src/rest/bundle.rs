@@ -142,7 +142,7 @@ pub async fn process(
     match bundle_type.as_str() {
         "transaction" => {
             let parsed = entries
-                .iter()
+                .into_iter()
                 .enumerate()
                 .map(|(i, e)| {
                     parse_entry(e, base_url).map_err(|err| err.at(format!("Bundle.entry[{i}]")))
@@ -175,7 +175,7 @@ pub async fn process(
         }
         "batch" => {
             let mut out = Vec::with_capacity(entries.len());
-            for (i, e) in entries.iter().enumerate() {
+            for (i, e) in entries.into_iter().enumerate() {
                 let result = match parse_entry(e, base_url) {
                     Ok(entry) => {
                         let base = base_url.to_owned();
@@ -207,7 +207,9 @@ pub async fn process(
     }
 }
 
-fn parse_entry(entry: &Value, base_url: &str) -> Result<Entry, ApiError> {
+/// One Bundle entry as an action; its resource is moved out, not copied.
+fn parse_entry(mut entry: Value, base_url: &str) -> Result<Entry, ApiError> {
+    let resource = entry.get_mut("resource").map(Value::take);
     let request = entry
         .get("request")
         .ok_or_else(|| ApiError::bad_request(IssueType::Required, "Each entry needs a request"))?;
@@ -233,7 +235,6 @@ fn parse_entry(entry: &Value, base_url: &str) -> Result<Entry, ApiError> {
         .and_then(Value::as_str)
         .map(parse_etag)
         .transpose()?;
-    let resource = entry.get("resource").cloned();
     let full_url = entry
         .get("fullUrl")
         .and_then(Value::as_str)
