@@ -100,8 +100,11 @@ struct Browser {
 impl Browser {
     async fn open(driver: &Driver) -> Browser {
         let http = reqwest::Client::new();
+        // `implicit`: a find waits up to 15 s for its element, so a find right after a
+        // click that submits a form waits for the next page instead of racing it.
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "timeouts": {"implicit": 15_000, "pageLoad": 30_000},
             "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
