@@ -88,6 +88,31 @@ impl Reach {
         Ok(!tx.find(res_type, &all).await?.is_empty())
     }
 
+    /// 404 (as if it were not there) unless `res_type/id`, which exists, is within this
+    /// reach (a read); for [`Reach::All`], without asking the store.
+    pub async fn check_readable(
+        &self,
+        store: &dyn crate::store::ResourceStore,
+        res_type: &str,
+        id: &str,
+    ) -> Result<(), ApiError> {
+        let Reach::Matching(criteria) = self else {
+            return Ok(());
+        };
+        let mut all = vec![Criterion::Id(vec![id.to_owned()])];
+        all.extend(criteria.iter().cloned());
+        let page = store
+            .search_with(res_type, &crate::store::SearchQuery::matching(all, 1))
+            .await?;
+        if page.resources.is_empty() {
+            Err(ApiError::not_found(format!(
+                "{res_type}/{id} is not known within this access token's launch context and scopes"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
     /// In a write job, before changing `res_type/id`: 403 if it exists (not deleted) and
     /// is outside reach, so no one moves another patient's resource into their own
     /// compartment by overwriting it.
@@ -254,6 +279,16 @@ fn user_reach(claims: &AccessTokenClaims) -> UserReach<'_> {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header value (scheme matched without
+/// regard to case, RFC 7235); `None` for another scheme or no token.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    authorization
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Resources of `res_type` in the compartment of `Patient/{patient}`: the Patient itself,
 /// or a reference to it in one of the type's compartment parameters. `None` when the
 /// type is not in the Patient compartment at all.
@@ -297,18 +332,13 @@ impl FromRequestParts<AppState> for Caller {
                 "This server needs an access token (Authorization: Bearer …); see .well-known/smart-configuration",
             ));
         };
-        let token = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                // Another scheme, or none: a plain challenge (RFC 6750 §3.1).
-                ApiError::unauthorized(
-                    None,
-                    "The Authorization header must be 'Bearer <access token>'",
-                )
-            })?;
+        let token = bearer_token(header).ok_or_else(|| {
+            // Another scheme, or none: a plain challenge (RFC 6750 §3.1).
+            ApiError::unauthorized(
+                None,
+                "The Authorization header must be 'Bearer <access token>'",
+            )
+        })?;
         let claims = auth.verify_access_token(token).await?;
         Ok(Caller::Token(Arc::new(claims)))
     }
@@ -362,34 +392,5 @@ impl Caller {
             .into_iter()
             .filter(|r| allowed.contains(&(r.res_type.clone(), r.id.clone())))
             .collect())
-    }
-
-    /// 404 (as if it were not there) unless `res_type/id`, which exists, is within what
-    /// this caller may read.
-    pub async fn check_readable(
-        &self,
-        store: &dyn crate::store::ResourceStore,
-        res_type: &str,
-        id: &str,
-        params: &CustomSearchParams,
-        base_url: &str,
-    ) -> Result<(), ApiError> {
-        let Reach::Matching(criteria) =
-            self.reach(res_type, Interaction::Read, params, base_url)?
-        else {
-            return Ok(());
-        };
-        let mut all = vec![Criterion::Id(vec![id.to_owned()])];
-        all.extend(criteria);
-        let page = store
-            .search_with(res_type, &crate::store::SearchQuery::matching(all, 1))
-            .await?;
-        if page.resources.is_empty() {
-            Err(ApiError::not_found(format!(
-                "{res_type}/{id} is not known within this access token's launch context and scopes"
-            )))
-        } else {
-            Ok(())
-        }
     }
 }

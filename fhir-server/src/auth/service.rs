@@ -113,27 +113,23 @@ impl AuthService {
     /// The public keys (JWKS): every key that verifies access tokens, and the id-token
     /// keys, read afresh so keys another instance made are listed too.
     pub async fn jwks(&self) -> Result<serde_json::Value, ApiError> {
-        let mut keys: Vec<SigningKey> = Vec::new();
-        if self.key_from_file {
-            for service in self.services() {
-                keys.push(
-                    SigningKey::from_pem(&service.key().to_pem().map_err(ApiError::internal)?)
-                        .map_err(ApiError::internal)?,
-                );
-            }
+        let stored = if self.key_from_file {
+            Vec::new()
         } else {
-            keys.extend(
-                verifying_keys(&self.store)
-                    .await
-                    .map_err(ApiError::internal)?,
-            );
-        }
-        keys.extend(
-            id_token_keys(&self.store)
+            verifying_keys(&self.store)
                 .await
-                .map_err(ApiError::internal)?,
-        );
-        let set = jwk_set(keys.iter());
+                .map_err(ApiError::internal)?
+        };
+        let id_keys = id_token_keys(&self.store)
+            .await
+            .map_err(ApiError::internal)?;
+        let services = self.services();
+        // The file's key is this instance's own; stored keys are every instance's.
+        let file_keys = services
+            .iter()
+            .filter(|_| self.key_from_file)
+            .map(|s| s.key());
+        let set = jwk_set(file_keys.chain(stored.iter()).chain(id_keys.iter()));
         serde_json::to_value(set).map_err(ApiError::internal)
     }
 

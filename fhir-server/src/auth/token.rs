@@ -472,7 +472,7 @@ pub async fn introspect(
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(super::access::bearer_token);
         match bearer {
             Some(token) => {
                 auth.verify_access_token(token).await.map_err(|_| {
@@ -562,7 +562,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(super::access::bearer_token)
     else {
         return challenge("invalid_request", "a bearer access token is required");
     };

@@ -56,11 +56,9 @@ async fn check_instance_readable(
     id: &str,
 ) -> Result<(), ApiError> {
     let params = state.search_params.current();
-    if caller.reach(res_type, Interaction::Read, &params, &state.base_url)? == Reach::All {
-        return Ok(());
-    }
     caller
-        .check_readable(&*state.store, res_type, id, &params, &state.base_url)
+        .reach(res_type, Interaction::Read, &params, &state.base_url)?
+        .check_readable(&*state.store, res_type, id)
         .await
 }
 
@@ -107,9 +105,7 @@ pub async fn read(
         if stored.as_ref().is_some_and(|s| s.is_deleted()) {
             return Err(ApiError::not_found(format!("{res_type}/{id} is not known")));
         }
-        caller
-            .check_readable(&*state.store, &res_type, &id, &params, &state.base_url)
-            .await?;
+        reach.check_readable(&*state.store, &res_type, &id).await?;
     }
     let stored = match stored {
         Some(s) if s.is_deleted() => {

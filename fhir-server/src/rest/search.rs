@@ -92,7 +92,7 @@ pub async fn everything(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = state.search_params.current();
-    caller.reach("Patient", Interaction::Read, &params, &state.base_url)?;
+    let reach = caller.reach("Patient", Interaction::Read, &params, &state.base_url)?;
     match state.store.read("Patient", patient).await? {
         Some(p) if !p.is_deleted() => {}
         _ => {
@@ -101,8 +101,8 @@ pub async fn everything(
             )));
         }
     }
-    caller
-        .check_readable(&*state.store, "Patient", patient, &params, &state.base_url)
+    reach
+        .check_readable(&*state.store, "Patient", patient)
         .await?;
     let compartment = fhir_model::compartment::patient_compartment_types();
     let mut pairs: Vec<(String, String)> = pairs

@@ -85,28 +85,26 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-/// The `(name, value)` of every `<input type="hidden">` of a page.
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+/// The attribute text of every `<input …>` tag of a page.
+fn input_tags(html: &str) -> impl Iterator<Item = &str> {
     html.split("<input")
         .skip(1)
-        .filter_map(|tag| {
-            let tag = &tag[..tag.find('>')?];
-            if !tag.contains("type=\"hidden\"") {
-                return None;
-            }
-            Some((attribute(tag, "name")?, attribute(tag, "value")?))
-        })
+        .filter_map(|tag| tag.find('>').map(|end| &tag[..end]))
+}
+
+/// The `(name, value)` of every `<input type="hidden">` of a page.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    input_tags(html)
+        .filter(|tag| tag.contains("type=\"hidden\""))
+        .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
         .collect()
 }
 
 /// The `value`s of the inputs named `name` (checkboxes, radios).
 pub fn input_values(html: &str, name: &str) -> Vec<String> {
-    html.split("<input")
-        .skip(1)
-        .filter_map(|tag| {
-            let tag = &tag[..tag.find('>')?];
-            (attribute(tag, "name")? == name).then(|| attribute(tag, "value"))?
-        })
+    input_tags(html)
+        .filter(|tag| attribute(tag, "name").as_deref() == Some(name))
+        .filter_map(|tag| attribute(tag, "value"))
         .collect()
 }
 

@@ -99,20 +99,17 @@ pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]
         .min()
         .map(|(_, i)| i);
     if q.patient_tokens
-        && let Some((patient, token)) = patient_token_driver(res_type, criteria)
+        && let Some((patient, param, token)) = patient_token_driver(res_type, criteria)
     {
         // The patient's rows with the token's values: typically a handful, where the
         // patient alone has hundreds of resources of the type. Every criterion is still
         // tested below (the compartment is wider than the reference criterion).
-        let Criterion::Token { param, .. } = token else {
-            unreachable!("the driver is a token criterion")
-        };
         q.sql("r.pk IN (SELECT i.res_pk FROM idx_token_patient i WHERE i.patient_id = ")
             .text(patient)
             .sql(" AND i.res_type = ")
             .text(res_type)
             .sql(" AND i.param = ")
-            .text(param.clone())
+            .text(param)
             .sql(" AND (");
         push_values(q, "i", token);
         q.sql(")) AND r.deleted = 0");
@@ -147,7 +144,7 @@ pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]
 fn patient_token_driver<'c>(
     res_type: &str,
     criteria: &'c [Criterion],
-) -> Option<(&'c str, &'c Criterion)> {
+) -> Option<(&'c str, &'c str, &'c Criterion)> {
     let params = fhir_model::compartment::patient_compartment_params(res_type)?;
     let in_compartment = |param: &str| {
         params.iter().any(|p| p == param)
@@ -168,10 +165,12 @@ fn patient_token_driver<'c>(
         }
         _ => None,
     })?;
-    let token = criteria
-        .iter()
-        .find(|c| matches!(c, Criterion::Token { values, .. } if !values.is_empty()))?;
-    Some((patient, token))
+    criteria.iter().find_map(|c| match c {
+        Criterion::Token { param, values } if !values.is_empty() => {
+            Some((patient, param.as_str(), c))
+        }
+        _ => None,
+    })
 }
 
 /// Appends `r.deleted = 0 AND [r.res_type IN (types) AND] <criteria>` for a system-level
@@ -289,40 +288,17 @@ fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
             push_criterion(q, res_type, alias, inner);
             q.sql(")");
         }
-        Criterion::AnyOf(criteria) | Criterion::AllOf(criteria) => {
-            let (join, empty) = match c {
-                Criterion::AnyOf(_) => (" OR ", "1 = 0"),
-                _ => (" AND ", "1 = 1"),
-            };
-            q.sql("(");
-            for (i, c) in criteria.iter().enumerate() {
-                if i > 0 {
-                    q.sql(join);
-                }
-                push_criterion(q, res_type, alias, c);
-            }
-            if criteria.is_empty() {
-                q.sql(empty);
-            }
-            q.sql(")");
-        }
+        Criterion::AnyOf(criteria) => push_joined(q, res_type, alias, criteria, " OR "),
+        Criterion::AllOf(criteria) => push_joined(q, res_type, alias, criteria, " AND "),
         Criterion::ForType {
             res_type: t,
             criteria,
         } => {
             q.sql(&format!("({alias}.res_type <> "))
                 .text(t.clone())
-                .sql(" OR (");
-            for (i, c) in criteria.iter().enumerate() {
-                if i > 0 {
-                    q.sql(" AND ");
-                }
-                push_criterion(q, t, alias, c);
-            }
-            if criteria.is_empty() {
-                q.sql("1 = 1");
-            }
-            q.sql("))");
+                .sql(" OR ");
+            push_joined(q, t, alias, criteria, " AND ");
+            q.sql(")");
         }
         Criterion::InPatientCompartment(patient) => {
             // Each type's compartment parameters, as `Type|param` pairs.
@@ -397,6 +373,22 @@ fn push_criterion(q: &mut Query, res_type: &str, alias: &str, c: &Criterion) {
             q.sql(")");
         }
     }
+}
+
+/// `(c1 OR c2 …)` or `(c1 AND c2 …)` on the resource `alias`; with no criteria, what the
+/// empty OR (false) or AND (true) is.
+fn push_joined(q: &mut Query, res_type: &str, alias: &str, criteria: &[Criterion], join: &str) {
+    q.sql("(");
+    for (i, c) in criteria.iter().enumerate() {
+        if i > 0 {
+            q.sql(join);
+        }
+        push_criterion(q, res_type, alias, c);
+    }
+    if criteria.is_empty() {
+        q.sql(if join == " OR " { "1 = 0" } else { "1 = 1" });
+    }
+    q.sql(")");
 }
 
 /// The index table a value criterion reads.
