@@ -9,10 +9,13 @@
 //!   vital-signs profile with LOINC from an allow-list, canonical UCUM units and
 //!   plausibility flags.
 //! * [`units`]: the UCUM conversions behind it, exact in decimal.
+//! * [`wearable`]: wearable exports (Apple Health, Fitbit, Oura, Garmin, Google Fit,
+//!   Health Connect, Withings) → Observations, Devices and Provenance, streamed.
 
 mod decimal;
 pub mod units;
 pub mod vitals;
+pub mod wearable;
 
 pub use vitals::{Normalized, Note, NoteKind, Quirks, normalize, normalize_bytes};
 
@@ -92,4 +95,16 @@ pub enum Error {
         /// The missing component's LOINC code.
         code: String,
     },
+    /// A file that is not what its source produces, or is cut short: nothing from it is
+    /// kept.
+    #[error("{position}: {reason}")]
+    Malformed {
+        /// Where: a JSON pointer, `line L, column C` (XML), or `byte N`.
+        position: String,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// Reading the input failed.
+    #[error("reading the input: {0}")]
+    Io(#[from] std::io::Error),
 }
