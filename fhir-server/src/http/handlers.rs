@@ -214,6 +214,7 @@ pub async fn create(
                     reach.require_in(tx, &stored.res_type, &stored.id).await?;
                     Ok(interactions::WriteOutcome {
                         status: StatusCode::CREATED,
+                        unchanged: false,
                         stored,
                     })
                 })

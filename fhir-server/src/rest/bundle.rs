@@ -564,6 +564,7 @@ async fn run_action(
             {
                 return Ok(EntryResult::Written(WriteOutcome {
                     status: StatusCode::OK,
+                    unchanged: false,
                     stored: existing,
                 }));
             }
@@ -931,6 +932,7 @@ async fn run_prepared(
                 }
                 results.push(Some(EntryResult::Written(WriteOutcome {
                     status: StatusCode::CREATED,
+                    unchanged: false,
                     stored,
                 })));
             }
@@ -1020,6 +1022,9 @@ fn response_entry(result: &EntryResult, base_url: &str, return_representation: b
             }
             response["etag"] = json!(format!("W/\"{}\"", s.version));
             response["lastModified"] = json!(s.last_updated);
+            if w.unchanged {
+                response["outcome"] = unchanged_outcome();
+            }
             let mut entry = json!({});
             if !s.is_deleted() {
                 entry["fullUrl"] = json!(format!("{base_url}/{}/{}", s.res_type, s.id));
@@ -1059,6 +1064,14 @@ fn response_entry(result: &EntryResult, base_url: &str, return_representation: b
             })
         }
     }
+}
+
+/// The `response.outcome` of an update that changed nothing (as HAPI FHIR reports it).
+pub fn unchanged_outcome() -> Value {
+    fhir_model::outcome::operation_outcome(&[fhir_model::outcome::Issue::information(
+        IssueType::Informational,
+        "No change: the content equals the current version, so no new version was written",
+    )])
 }
 
 fn error_entry(err: &ApiError) -> Value {

@@ -24,6 +24,9 @@ pub struct WriteOutcome {
     pub status: StatusCode,
     /// The version written (or found, for a matched conditional create).
     pub stored: StoredResource,
+    /// An update whose content equals the current version's: nothing was written and
+    /// `stored` is the current version (see [`update`]).
+    pub unchanged: bool,
 }
 
 /// A patch document.
@@ -129,6 +132,29 @@ pub fn check_search_parameter(
     })
 }
 
+/// Whether stored JSON `text` has the same content as `resource`, ignoring the
+/// server-managed `meta.versionId` and `meta.lastUpdated` (and `id`, which the caller
+/// checked already). Object member order does not matter; decimals compare as written.
+fn same_content(text: &str, resource: &Value) -> bool {
+    let Ok(mut stored) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    let mut incoming = resource.clone();
+    for v in [&mut stored, &mut incoming] {
+        if let Some(obj) = v.as_object_mut() {
+            obj.shift_remove("id");
+            if let Some(Value::Object(meta)) = obj.get_mut("meta") {
+                meta.shift_remove("versionId");
+                meta.shift_remove("lastUpdated");
+                if meta.is_empty() {
+                    obj.shift_remove("meta");
+                }
+            }
+        }
+    }
+    stored == incoming
+}
+
 /// Stamps `resource` as version `existing + 1` of `res_type/id`, extracts its index values
 /// (official and custom parameters of `params`) and serializes it: everything a write
 /// needs, computed without the database (so it can run before a write job, off the
@@ -208,6 +234,7 @@ pub async fn create(
                 })?;
                 return Ok(WriteOutcome {
                     status: StatusCode::OK,
+                    unchanged: false,
                     stored,
                 });
             }
@@ -223,12 +250,18 @@ pub async fn create(
     let stored = put_version(tx, res_type, &id, resource, None, "POST", now, params).await?;
     Ok(WriteOutcome {
         status: StatusCode::CREATED,
+        unchanged: false,
         stored,
     })
 }
 
 /// `PUT [type]/[id]`: a new version, or create-on-update with the client's id.
 /// `if_match` is the version the client last saw (`If-Match: W/"n"`).
+///
+/// An update whose content equals the current version (everything but
+/// `meta.versionId` and `meta.lastUpdated`) writes nothing and answers with the current
+/// version, as HAPI FHIR does: re-sending the same data (a re-import, a retried sync)
+/// must not grow the history.
 pub async fn update(
     tx: &mut dyn WriteTx,
     res_type: &str,
@@ -271,13 +304,28 @@ pub async fn update(
             }
         }
     }
+    if let Some(c) = current.as_ref().filter(|c| !c.deleted)
+        && let Some(stored) = tx.read(res_type, id).await?
+        && stored.content.as_deref().is_some_and(|text| same_content(text, &resource))
+    {
+        debug_assert_eq!(stored.version, c.version);
+        return Ok(WriteOutcome {
+            status: StatusCode::OK,
+            stored,
+            unchanged: true,
+        });
+    }
     let existing = current.as_ref().map(|c| (c.pk, c.version));
     let status = match &current {
         Some(c) if !c.deleted => StatusCode::OK,
         _ => StatusCode::CREATED,
     };
     let stored = put_version(tx, res_type, id, resource, existing, "PUT", now, params).await?;
-    Ok(WriteOutcome { status, stored })
+    Ok(WriteOutcome {
+        status,
+        stored,
+        unchanged: false,
+    })
 }
 
 /// `PUT [type]?criteria`: update the one match, or create when there is none.
@@ -361,6 +409,7 @@ pub async fn delete(
     .await?;
     Ok(Some(WriteOutcome {
         status: StatusCode::NO_CONTENT,
+        unchanged: false,
         stored: StoredResource {
             res_type: res_type.to_owned(),
             id: id.to_owned(),
@@ -445,6 +494,7 @@ pub async fn patch(
     .await?;
     Ok(WriteOutcome {
         status: StatusCode::OK,
+        unchanged: false,
         stored,
     })
 }

@@ -84,6 +84,40 @@ backend_test!(
     update_and_create_on_update
 );
 
+/// An update with the content of the current version writes nothing (as HAPI FHIR): the
+/// version, Last-Modified and history stay; in a transaction the entry says so in
+/// `response.outcome`. Key order and `meta.versionId`/`lastUpdated` do not count.
+async fn unchanged_update_writes_nothing(s: &TestServer) {
+    let mut p = patient("Same");
+    p["id"] = json!("same-1");
+    let first = s.send_json(Method::PUT, "Patient/same-1", &p).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let mut again = first.json();
+    again["meta"]["lastUpdated"] = json!("2001-01-01T00:00:00Z");
+    let gender = again.as_object_mut().unwrap().shift_remove("gender").unwrap();
+    again["gender"] = gender;
+    let r = s.send_json(Method::PUT, "Patient/same-1", &again).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("etag"), Some("W/\"1\""));
+    assert_eq!(r.header("last-modified"), first.header("last-modified"));
+    let history = s.get("Patient/same-1/_history").await.json();
+    assert_eq!(history["total"], 1, "{history}");
+
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": p.clone(), "request": {"method": "PUT", "url": "Patient?identifier=http://example.org/mrn|Same"}}
+    ]});
+    let r = s.send_json(Method::POST, "", &bundle).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let entry = &r.json()["entry"][0]["response"];
+    assert_eq!(entry["etag"], "W/\"1\"", "{entry}");
+    assert_eq!(entry["outcome"]["issue"][0]["code"], "informational", "{entry}");
+
+    p["gender"] = json!("other");
+    let r = s.send_json(Method::PUT, "Patient/same-1", &p).await;
+    assert_eq!(r.header("etag"), Some("W/\"2\""));
+}
+backend_test!(unchanged_update_writes_nothing_case, unchanged_update_writes_nothing);
+
 async fn delete_then_gone(s: &TestServer) {
     let id = s.create(&patient("Del")).await.json()["id"]
         .as_str()
@@ -289,6 +323,8 @@ async fn version_aware_update(s: &TestServer) {
         .to_owned();
     let mut p = patient("VA");
     p["id"] = json!(id);
+    // A change, so the update writes version 2 (an unchanged update writes nothing).
+    p["gender"] = json!("other");
     let put = |tag: &'static str, body: Value| {
         s.request(Method::PUT, &format!("Patient/{id}"))
             .header("content-type", "application/fhir+json")

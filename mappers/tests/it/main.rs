@@ -9,6 +9,9 @@ use mappers::vitals::{IMPLAUSIBLE_VALUE_URL, ORIGINAL_QUANTITY_URL, Quirk};
 use mappers::{Error, NoteKind, Quirks, normalize};
 use serde_json::{Number, Value, json};
 
+mod garmin_withings;
+mod wearable_fhir;
+
 const UCUM: &str = "http://unitsofmeasure.org";
 
 fn fixture(path: &str) -> Value {
