@@ -38,6 +38,11 @@ pub struct Config {
     #[arg(long, env = "HEALTHOS_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest file accepted by `$import-wearable`, in bytes (streamed to a temporary
+    /// file, never held in memory; larger gets 413).
+    #[arg(long, env = "HEALTHOS_MAX_IMPORT_BYTES", default_value_t = 4 * 1024 * 1024 * 1024)]
+    pub max_import_bytes: u64,
+
     /// Largest page size a client may ask for with `_count`.
     #[arg(long, env = "HEALTHOS_MAX_COUNT", default_value_t = 1000)]
     pub max_count: usize,
@@ -79,6 +84,7 @@ impl Config {
             database_url: database_url.into(),
             base_url: None,
             max_body_bytes: 16 * 1024 * 1024,
+            max_import_bytes: 4 * 1024 * 1024 * 1024,
             max_count: 1000,
             default_count: 50,
             search_param_refresh_secs: 30,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod custom_params;
 pub mod error;
 pub mod http;
+pub mod ingest;
 pub mod rest;
 pub mod store;
 

@@ -40,6 +40,21 @@ enum Command {
         #[command(flatten)]
         database: Database,
     },
+    /// Import a wearable export for a patient (the patient needs an active Consent for
+    /// the source, as for `$import-wearable`).
+    Import {
+        /// The source: apple-health, fitbit, oura, garmin, google-fit, health-connect,
+        /// withings.
+        #[arg(long)]
+        source: String,
+        /// The patient's id (`123` or `Patient/123`).
+        #[arg(long)]
+        patient: String,
+        /// The export file (Apple Health `export.zip` or `export.xml`, or the vendor's JSON).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        database: Database,
+    },
 }
 
 /// The database an administrative command works on.
@@ -200,6 +215,79 @@ async fn main() -> anyhow::Result<()> {
                 admin::launch(&*store, &patient, encounter.as_deref()).await?
             );
             Ok(())
+        }
+        Command::Import {
+            source,
+            patient,
+            file,
+            database,
+        } => import(&source, &patient, &file, &database.database_url).await,
+    }
+}
+
+/// `fhir-server import`: the same import as `$import-wearable`, straight into the
+/// database, with a progress bar and a closing summary.
+async fn import(
+    source: &str,
+    patient: &str,
+    file: &std::path::Path,
+    database_url: &str,
+) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let Some(source) = mappers::wearable::Source::from_code(source) else {
+        anyhow::bail!("unknown source '{source}'");
+    };
+    let patient = patient.strip_prefix("Patient/").unwrap_or(patient);
+    let size = std::fs::metadata(file)?.len();
+    let store = fhir_server::store::open(database_url).await?;
+    let now = fhir_server::clock::now_instant();
+    let base_url = "http://localhost/fhir";
+    let params = fhir_server::custom_params::SearchParameters::load(&*store, base_url, &now)
+        .await?
+        .current();
+    let target = fhir_server::ingest::IngestTarget {
+        store,
+        params,
+        base_url: base_url.to_owned(),
+        caller: fhir_server::auth::access::Caller::Open,
+    };
+    let progress = Arc::new(AtomicU64::new(0));
+    let bar = indicatif::ProgressBar::new(2 * size).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )?
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("{} → Patient/{patient}", source.display()));
+    let ticker = {
+        let (bar, progress) = (bar.clone(), Arc::clone(&progress));
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(progress.load(Ordering::Relaxed));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let result =
+        fhir_server::ingest::wearable::import(&target, patient, source, file, &now, progress).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    match result {
+        Ok(summary) => {
+            println!("{}: {}", file.display(), summary.line());
+            for (position, reason) in &summary.reasons {
+                println!("  {position}: {reason}");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let outcome = e.outcome();
+            let text = outcome["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap_or("failed");
+            anyhow::bail!("{}: {text}", file.display())
         }
     }
 }

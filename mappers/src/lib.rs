@@ -8,11 +8,14 @@
 //! * [`vitals`]: one Epic or Oracle Health (Cerner) vital-sign Observation → the R4
 //!   vital-signs profile with LOINC from an allow-list, canonical UCUM units and
 //!   plausibility flags.
+//! * [`ehr`]: Epic and Oracle Health (Cerner) R4 payloads (search Bundles, reads) → the
+//!   resources to store, with source identifiers, rewritten references and a report.
 //! * [`units`]: the UCUM conversions behind it, exact in decimal.
 //! * [`wearable`]: wearable exports (Apple Health, Fitbit, Oura, Garmin, Google Fit,
 //!   Health Connect, Withings) → Observations, Devices and Provenance, streamed.
 
 mod decimal;
+pub mod ehr;
 pub mod units;
 pub mod vitals;
 pub mod wearable;
@@ -102,6 +105,15 @@ pub enum Error {
         /// Where: a JSON pointer, `line L, column C` (XML), or `byte N`.
         position: String,
         /// What is wrong there.
+        reason: String,
+    },
+    /// Well-formed input that is not data to import: a JSON Patch, server metadata, a
+    /// bulk-export manifest, an OperationOutcome, a resource type outside the import.
+    #[error("not importable: {reason}")]
+    NotImportable {
+        /// Where: a JSON pointer (`""` for the whole document, `/resourceType`).
+        position: String,
+        /// What the input is instead, and why it is refused.
         reason: String,
     },
     /// Reading the input failed.

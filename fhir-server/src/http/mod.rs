@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod handlers;
+pub mod imports;
 pub mod negotiate;
 pub mod respond;
 
@@ -63,6 +64,10 @@ fn fhir_routes() -> Router<AppState> {
         )
         .route("/{res_type}/{id}/_history", get(h::history_instance))
         .route("/Patient/{id}/$everything", get(h::everything))
+        .route(
+            "/Patient/{id}/$import-wearable",
+            axum::routing::post(imports::import_wearable),
+        )
         .route("/{res_type}/{id}/_history/{vid}", get(h::vread))
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -306,7 +306,10 @@ pub async fn update(
     }
     if let Some(c) = current.as_ref().filter(|c| !c.deleted)
         && let Some(stored) = tx.read(res_type, id).await?
-        && stored.content.as_deref().is_some_and(|text| same_content(text, &resource))
+        && stored
+            .content
+            .as_deref()
+            .is_some_and(|text| same_content(text, &resource))
     {
         debug_assert_eq!(stored.version, c.version);
         return Ok(WriteOutcome {

@@ -9,6 +9,7 @@ mod custom_params;
 mod errors;
 mod examples;
 mod history;
+mod imports;
 mod lastn;
 mod logs;
 mod rest;

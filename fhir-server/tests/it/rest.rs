@@ -94,7 +94,11 @@ async fn unchanged_update_writes_nothing(s: &TestServer) {
     assert_eq!(first.status, 201, "{}", first.text);
     let mut again = first.json();
     again["meta"]["lastUpdated"] = json!("2001-01-01T00:00:00Z");
-    let gender = again.as_object_mut().unwrap().shift_remove("gender").unwrap();
+    let gender = again
+        .as_object_mut()
+        .unwrap()
+        .shift_remove("gender")
+        .unwrap();
     again["gender"] = gender;
     let r = s.send_json(Method::PUT, "Patient/same-1", &again).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -110,13 +114,19 @@ async fn unchanged_update_writes_nothing(s: &TestServer) {
     assert_eq!(r.status, 200, "{}", r.text);
     let entry = &r.json()["entry"][0]["response"];
     assert_eq!(entry["etag"], "W/\"1\"", "{entry}");
-    assert_eq!(entry["outcome"]["issue"][0]["code"], "informational", "{entry}");
+    assert_eq!(
+        entry["outcome"]["issue"][0]["code"], "informational",
+        "{entry}"
+    );
 
     p["gender"] = json!("other");
     let r = s.send_json(Method::PUT, "Patient/same-1", &p).await;
     assert_eq!(r.header("etag"), Some("W/\"2\""));
 }
-backend_test!(unchanged_update_writes_nothing_case, unchanged_update_writes_nothing);
+backend_test!(
+    unchanged_update_writes_nothing_case,
+    unchanged_update_writes_nothing
+);
 
 async fn delete_then_gone(s: &TestServer) {
     let id = s.create(&patient("Del")).await.json()["id"]

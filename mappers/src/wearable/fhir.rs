@@ -17,7 +17,7 @@
 //!   `subject` the patient; `effectiveDateTime` for an instant or a whole day (date
 //!   precision, which the vital-signs invariant vs-1 allows), `effectivePeriod` for an
 //!   interval; `valueQuantity` in the metric's canonical UCUM unit (unit and code both the
-//!   UCUM code). Values are rounded to 2 decimals with trailing zeros dropped (`72`, not
+//!   UCUM code). Values are rounded to 2 decimals (3 for kg: scales report grams) with trailing zeros dropped (`72`, not
 //!   `72.0`; `0.3`, not `0.30000000000000004`), steps to whole numbers: a wearable's float
 //!   noise is not precision.
 //! * **Identifiers.** `identifier` = `{system: identifier_system(source), value:
@@ -1018,6 +1018,8 @@ fn component(system: &str, code: &str, display: &str, value: f64, unit: &str) ->
 fn quantity(value: f64, unit: &str) -> Value {
     let places = match unit {
         "{steps}" | "/d" => 0,
+        // Body weight in kg keeps the gram a scale reports (74.126 kg).
+        "kg" => 3,
         _ => 2,
     };
     let number = decimal_text(value, places)

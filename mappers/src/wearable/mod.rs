@@ -29,7 +29,63 @@ pub mod garmin;
 pub mod google_fit;
 pub mod health_connect;
 pub mod oura;
+mod vendor_json;
 pub mod withings;
+
+use std::io::{Read, Seek};
+
+use crate::Error;
+
+/// Largest JSON payload read (the JSON vendors' API responses are read whole; the
+/// Apple Health export, which can be gigabytes, is streamed).
+pub const MAX_JSON_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Parses an export or API payload of `source`, pushing its samples into `sink`.
+///
+/// ```
+/// use mappers::wearable::{parse, Metric, Reading, Sample, Source};
+///
+/// let withings = br#"{"status": 0, "body": {"updatetime": 1700000000, "timezone": "Europe/Paris",
+///   "measuregrps": [{"grpid": 42, "attrib": 0, "date": 1700000000, "created": 1700000000,
+///     "category": 1, "deviceid": null,
+///     "measures": [{"value": 72450, "type": 1, "unit": -3}]}]}}"#;
+/// let mut samples: Vec<Sample> = Vec::new();
+/// let report = parse(Source::Withings, std::io::Cursor::new(&withings[..]), &mut samples).unwrap();
+/// assert_eq!(report.records, 1);
+/// assert_eq!(samples[0].metric, Metric::BodyWeight);
+/// assert_eq!(samples[0].reading, Reading::Quantity(72.45));
+/// ```
+pub fn parse<R: Read + Seek>(
+    source: Source,
+    input: R,
+    sink: &mut impl SampleSink,
+) -> Result<ParseReport, Error> {
+    match source {
+        Source::AppleHealth => apple_health::parse(input, sink),
+        Source::Fitbit => fitbit::parse(&read_json(input, source)?, sink),
+        Source::Oura => oura::parse(&read_json(input, source)?, sink),
+        Source::Garmin => garmin::parse(&read_json(input, source)?, sink),
+        Source::GoogleFit => google_fit::parse(&read_json(input, source)?, sink),
+        Source::HealthConnect => health_connect::parse(&read_json(input, source)?, sink),
+        Source::Withings => withings::parse(&read_json(input, source)?, sink),
+    }
+}
+
+/// Reads a JSON payload whole, up to [`MAX_JSON_BYTES`].
+fn read_json(input: impl Read, source: Source) -> Result<Vec<u8>, Error> {
+    let mut json = Vec::new();
+    input.take(MAX_JSON_BYTES + 1).read_to_end(&mut json)?;
+    if json.len() as u64 > MAX_JSON_BYTES {
+        return Err(Error::Malformed {
+            position: format!("byte {MAX_JSON_BYTES}"),
+            reason: format!(
+                "a {} payload larger than {MAX_JSON_BYTES} bytes; split it",
+                source.display()
+            ),
+        });
+    }
+    Ok(json)
+}
 
 /// A data source a person can connect. Its [`Source::code`] is the `source` parameter of
 /// `$import-wearable` and the CLI, and the tail of the identifier system of everything

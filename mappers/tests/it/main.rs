@@ -9,7 +9,10 @@ use mappers::vitals::{IMPLAUSIBLE_VALUE_URL, ORIGINAL_QUANTITY_URL, Quirk};
 use mappers::{Error, NoteKind, Quirks, normalize};
 use serde_json::{Number, Value, json};
 
+mod apple_health;
+mod ehr;
 mod garmin_withings;
+mod json_vendors;
 mod wearable_fhir;
 
 const UCUM: &str = "http://unitsofmeasure.org";
