@@ -181,17 +181,13 @@ impl ChunkWriter {
         &mut self.summary
     }
 
-    /// Queues a resource; writes a chunk when one is full. A Device is written at once,
-    /// in its own transaction: the resources after it refer to it by a conditional
-    /// reference (`Device?identifier=…`), which a transaction resolves against what is
-    /// stored before it starts.
+    /// Queues a resource; writes a chunk when one is full. Resources refer to each other
+    /// (an Observation to its Device) by the same conditional URL their entries are
+    /// written with, which a transaction resolves to the entry's target, so a Device
+    /// and the Observations after it may share a chunk.
     pub async fn push(&mut self, resource: Value) -> Result<(), ApiError> {
-        let is_device = resource["resourceType"] == "Device";
-        if is_device {
-            self.flush().await?;
-        }
         self.pending.push(resource);
-        if is_device || self.pending.len() >= CHUNK {
+        if self.pending.len() >= CHUNK {
             self.flush().await?;
         }
         Ok(())

@@ -387,12 +387,26 @@ async fn run_transaction(
             results[i] = Some(result);
         }
     }
-    // 1. Settle the id behind every fullUrl, and check no resource is written twice.
+    // 1. Settle the id behind every fullUrl, and check no resource is written twice. The
+    //    condition of a conditional create or update also names its target: a
+    //    conditional reference written exactly like it (`Device?identifier=s|v`) means the
+    //    resource this transaction writes, found or not (as HAPI FHIR resolves them).
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut assigned: Vec<Option<String>> = vec![None; entries.len()];
     let mut written: HashSet<String> = HashSet::new();
     for (i, entry) in entries.iter().enumerate() {
         let at = |e: ApiError| e.at(format!("Bundle.entry[{i}]"));
+        let condition = match &entry.action {
+            Action::Create {
+                res_type,
+                if_none_exist: Some(q),
+                ..
+            }
+            | Action::ConditionalUpdate {
+                res_type, query: q, ..
+            } => Some(format!("{res_type}?{q}")),
+            _ => None,
+        };
         let target = match &entry.action {
             Action::Create {
                 res_type,
@@ -463,6 +477,9 @@ async fn run_transaction(
                     IssueType::Duplicate,
                     format!("{target} appears more than once in the transaction"),
                 )));
+            }
+            if let Some(condition) = condition {
+                ids.entry(condition).or_insert_with(|| target.clone());
             }
             if let Some(full_url) = &entry.full_url {
                 ids.insert(full_url.clone(), target);

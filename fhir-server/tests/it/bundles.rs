@@ -229,3 +229,43 @@ backend_test!(
     plain_transaction_case,
     plain_transaction_with_conditional_reference
 );
+
+/// A conditional reference written exactly like the condition of a conditional update in
+/// the same transaction means that entry's resource, whether the update creates it or
+/// finds it (HAPI FHIR resolves them the same way); the second run of the same Bundle
+/// finds what the first created.
+async fn conditional_reference_to_an_entry_of_the_same_transaction(s: &TestServer) {
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Observation", "status": "final",
+                      "identifier": [{"system": "urn:ex:obs", "value": "o1"}],
+                      "code": {"text": "heart rate"},
+                      "device": {"reference": "Device?identifier=urn:ex:dev|d%5C%2C1"}},
+         "request": {"method": "PUT", "url": "Observation?identifier=urn:ex:obs|o1"}},
+        {"resource": {"resourceType": "Device", "identifier": [{"system": "urn:ex:dev", "value": "d,1"}]},
+         "request": {"method": "PUT", "url": "Device?identifier=urn:ex:dev|d%5C%2C1"}}
+    ]});
+    for round in 0..2 {
+        let r = post_bundle(s, &bundle).await;
+        assert_eq!(r.status, 200, "round {round}: {}", r.text);
+        let body = r.json();
+        let device = body["entry"][1]["response"]["location"].as_str().unwrap();
+        let device_id = device.split('/').nth(1).unwrap();
+        let observation = s.get("Observation?identifier=urn:ex:obs|o1").await.json();
+        assert_eq!(
+            observation["entry"][0]["resource"]["device"]["reference"],
+            format!("Device/{device_id}"),
+            "round {round}"
+        );
+        assert_eq!(
+            s.get("Device").await.json()["entry"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+backend_test!(
+    conditional_reference_to_an_entry_of_the_same_transaction_case,
+    conditional_reference_to_an_entry_of_the_same_transaction
+);
