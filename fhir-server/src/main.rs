@@ -55,6 +55,46 @@ enum Command {
         #[command(flatten)]
         database: Database,
     },
+    /// Pull a patient's data from an EHR's FHIR R4 server (the patient needs an active
+    /// Consent naming the server's base URL).
+    Sync {
+        /// The EHR's FHIR base URL.
+        #[arg(long)]
+        base_url: String,
+        /// Our patient's id (`123` or `Patient/123`).
+        #[arg(long)]
+        patient: String,
+        /// The patient's id at the EHR.
+        #[arg(long)]
+        source_patient: String,
+        /// The EHR: epic or cerner.
+        #[arg(long, default_value = "epic")]
+        vendor: String,
+        /// Only what changed after this instant (default: since the last sync).
+        #[arg(long)]
+        since: Option<String>,
+        /// A bearer token for the EHR.
+        #[arg(long, env = "HEALTHOS_SYNC_TOKEN", conflicts_with = "client_id")]
+        token: Option<String>,
+        /// Backend Services: the client id registered at the EHR.
+        #[arg(long, requires = "private_key_file")]
+        client_id: Option<String>,
+        /// Backend Services: the client's private key (PEM; RS384 or ES384).
+        #[arg(long)]
+        private_key_file: Option<std::path::PathBuf>,
+        /// Backend Services: the token endpoint (default: from the EHR's
+        /// smart-configuration).
+        #[arg(long)]
+        token_url: Option<String>,
+        /// Backend Services: the scopes to ask for.
+        #[arg(long, default_value = "system/*.rs")]
+        scope: String,
+        /// A type to pull (repeat; default: the patient data types EHRs serve).
+        #[arg(long = "type")]
+        types: Vec<String>,
+        #[command(flatten)]
+        database: Database,
+    },
 }
 
 /// The database an administrative command works on.
@@ -222,6 +262,57 @@ async fn main() -> anyhow::Result<()> {
             file,
             database,
         } => import(&source, &patient, &file, &database.database_url).await,
+        Command::Sync {
+            base_url,
+            patient,
+            source_patient,
+            vendor,
+            since,
+            token,
+            client_id,
+            private_key_file,
+            token_url,
+            scope,
+            types,
+            database,
+        } => {
+            use fhir_server::ingest::ehr::{self, SourceAuth, SyncRequest};
+            let vendor = match vendor.as_str() {
+                "epic" => mappers::ehr::Vendor::Epic,
+                "cerner" => mappers::ehr::Vendor::Cerner,
+                other => anyhow::bail!("unknown vendor '{other}': epic or cerner"),
+            };
+            let auth = match (token, client_id, private_key_file) {
+                (Some(token), _, _) => SourceAuth::Bearer(token),
+                (None, Some(client_id), Some(file)) => SourceAuth::Backend {
+                    client_id,
+                    key: std::sync::Arc::new(smart_auth::SigningKey::from_pem(
+                        &std::fs::read_to_string(&file)?,
+                    )?),
+                    token_url,
+                    scope,
+                },
+                _ => SourceAuth::None,
+            };
+            let request = SyncRequest {
+                base_url,
+                vendor,
+                source_patient,
+                patient_id: patient
+                    .strip_prefix("Patient/")
+                    .unwrap_or(&patient)
+                    .to_owned(),
+                since,
+                auth,
+                types: if types.is_empty() {
+                    ehr::DEFAULT_TYPES.iter().map(|t| (*t).to_owned()).collect()
+                } else {
+                    types
+                },
+                page_size: ehr::PAGE_SIZE,
+            };
+            sync(request, &database.database_url).await
+        }
     }
 }
 
@@ -241,18 +332,7 @@ async fn import(
     };
     let patient = patient.strip_prefix("Patient/").unwrap_or(patient);
     let size = std::fs::metadata(file)?.len();
-    let store = fhir_server::store::open(database_url).await?;
-    let now = fhir_server::clock::now_instant();
-    let base_url = "http://localhost/fhir";
-    let params = fhir_server::custom_params::SearchParameters::load(&*store, base_url, &now)
-        .await?
-        .current();
-    let target = fhir_server::ingest::IngestTarget {
-        store,
-        params,
-        base_url: base_url.to_owned(),
-        caller: fhir_server::auth::access::Caller::Open,
-    };
+    let (target, now) = admin_target(database_url).await?;
     let progress = Arc::new(AtomicU64::new(0));
     let bar = indicatif::ProgressBar::new(2 * size).with_style(
         indicatif::ProgressStyle::with_template(
@@ -274,9 +354,67 @@ async fn import(
         fhir_server::ingest::wearable::import(&target, patient, source, file, &now, progress).await;
     ticker.abort();
     bar.finish_and_clear();
+    report(&file.display().to_string(), result)
+}
+
+/// `fhir-server sync`: `$sync-ehr` from the command line, with Backend Services
+/// credentials, a spinner counting pages and a closing summary.
+async fn sync(
+    request: fhir_server::ingest::ehr::SyncRequest,
+    database_url: &str,
+) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let (target, now) = admin_target(database_url).await?;
+    let pages = Arc::new(AtomicU64::new(0));
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(format!(
+        "{} → Patient/{}",
+        request.base_url, request.patient_id
+    ));
+    let ticker = {
+        let (spinner, pages) = (spinner.clone(), Arc::clone(&pages));
+        tokio::spawn(async move {
+            loop {
+                spinner.set_prefix(format!("{} pages", pages.load(Ordering::Relaxed)));
+                spinner.tick();
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let result = fhir_server::ingest::ehr::sync(&target, &request, &now, pages).await;
+    ticker.abort();
+    spinner.finish_and_clear();
+    report(&request.base_url, result)
+}
+
+/// Where the command-line imports write: the database, as an unrestricted caller.
+async fn admin_target(
+    database_url: &str,
+) -> anyhow::Result<(fhir_server::ingest::IngestTarget, String)> {
+    let store = fhir_server::store::open(database_url).await?;
+    let now = fhir_server::clock::now_instant();
+    let base_url = "http://localhost/fhir";
+    let params = fhir_server::custom_params::SearchParameters::load(&*store, base_url, &now)
+        .await?
+        .current();
+    let target = fhir_server::ingest::IngestTarget {
+        store,
+        params,
+        base_url: base_url.to_owned(),
+        caller: fhir_server::auth::access::Caller::Open,
+    };
+    Ok((target, now))
+}
+
+/// The closing summary of an import or sync, or its error.
+fn report(
+    what: &str,
+    result: Result<fhir_server::ingest::IngestSummary, fhir_server::error::ApiError>,
+) -> anyhow::Result<()> {
     match result {
         Ok(summary) => {
-            println!("{}: {}", file.display(), summary.line());
+            println!("{what}: {}", summary.line());
             for (position, reason) in &summary.reasons {
                 println!("  {position}: {reason}");
             }
@@ -287,7 +425,7 @@ async fn import(
             let text = outcome["issue"][0]["diagnostics"]
                 .as_str()
                 .unwrap_or("failed");
-            anyhow::bail!("{}: {text}", file.display())
+            anyhow::bail!("{what}: {text}")
         }
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! Real exports are hundreds of megabytes to gigabytes, mostly heart rate from a watch, so
 //! this writes a synthetic `export.xml` of that shape to the temp directory (size in MB from
-//! `HEALTHOS_BENCH_APPLE_MB`, default 200), then times [`parse`] over it with a sink that
-//! only counts. Memory must not grow with the file: a file a quarter of the size is parsed
-//! first, and the process's peak RSS (`VmHWM`, a high-water mark that cannot be reset) is
-//! printed after each parse; both figures should be about the same.
+//! `HEALTHOS_BENCH_APPLE_MB`, default 200), then times two things over it: [`parse`] alone,
+//! with a sink that only counts samples, and the whole pure pipeline the server runs,
+//! [`parse`] into an [`Assembler`] whose resources are only counted (no storage). Memory
+//! must not grow with the file: a file a quarter of the size goes first each time, and the
+//! process's peak RSS (`VmHWM`, a high-water mark that cannot be reset) is printed after
+//! each run; the quarter and the full file should show about the same figure.
 //!
 //! Run: `HEALTHOS_BENCH_APPLE_MB=20 cargo bench -p mappers --bench apple_health_import`.
 
@@ -17,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mappers::wearable::apple_health::parse;
-use mappers::wearable::{Metric, Sample};
+use mappers::wearable::fhir::{Assembler, ImportContext};
+use mappers::wearable::{Metric, Sample, Source, date_time};
+use serde_json::Value;
 
 const MB: f64 = 1_000_000.0;
 
@@ -44,6 +48,9 @@ fn main() {
 
     for file in [&small, &full] {
         import(&file.0);
+    }
+    for file in [&small, &full] {
+        to_fhir(&file.0);
     }
 }
 
@@ -80,6 +87,54 @@ fn import(path: &Path) {
         thousands(heart_rate),
         thousands(blood_pressure),
         thousands(report.skipped_total),
+        vm_hwm()
+    );
+}
+
+/// Parses one file into an [`Assembler`], counts the resources it emits, and prints the
+/// throughput and the peak RSS so far.
+fn to_fhir(path: &Path) {
+    let bytes = std::fs::metadata(path).expect("stat").len();
+    let file = File::open(path).expect("open");
+    let mut assembler = Assembler::new(ImportContext {
+        source: Source::AppleHealth,
+        patient: "Patient/bench".to_owned(),
+        imported_at: "2024-06-01T15:00:00Z".to_owned(),
+        import_id: "00000000-0000-4000-8000-00000000be4c".to_owned(),
+    });
+    let (mut observations, mut devices) = (0u64, 0u64);
+    let mut count = |resource: Value| {
+        match resource["resourceType"].as_str() {
+            Some("Observation") => observations += 1,
+            Some("Device") => devices += 1,
+            _ => {}
+        }
+        black_box(resource);
+    };
+    let started = Instant::now();
+    parse(file, &mut |sample: Sample| {
+        assembler.push(sample, &mut count)
+    })
+    .expect("the synthetic export parses");
+    let summary = assembler.finish(&mut count);
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(observations, summary.observations.values().sum::<u64>());
+    assert_eq!(devices, summary.devices);
+    println!(
+        "apple-health export.xml → FHIR: {:.1} MB in {:.2} s = {:.1} MB/s, {} Observations/s ({} Observations, {} Devices)",
+        bytes as f64 / MB,
+        seconds,
+        bytes as f64 / MB / seconds,
+        thousands((observations as f64 / seconds) as u64),
+        thousands(observations),
+        thousands(devices)
+    );
+    println!(
+        "  {} hourly heart-rate series, {} daily totals, {} late heart-rate samples, {} rejected; peak RSS: {}",
+        thousands(summary.hourly_series),
+        thousands(summary.daily_totals),
+        thousands(summary.late_samples),
+        thousands(summary.rejected),
         vm_hwm()
     );
 }
@@ -189,26 +244,12 @@ fn generate(path: &Path, target: u64) -> u64 {
     written + 14
 }
 
-/// Seconds since the epoch as Apple writes a date in a -0700 zone.
+/// Seconds since the epoch as Apple writes a date in a -0700 zone
+/// (`2019-01-01 00:00:00 -0700`).
 fn date(epoch: i64) -> String {
-    let local = epoch - 7 * 3600;
-    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} -0700",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    // `2019-01-01T00:00:00-07:00`
+    let fhir = date_time(epoch, Some(-7 * 3600));
+    format!("{} {} -0700", &fhir[..10], &fhir[11..19])
 }
 
 /// `VmHWM` (peak resident set size) from `/proc/self/status`.

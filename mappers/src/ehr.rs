@@ -64,6 +64,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use crate::Error;
+use crate::json::{kind as json_kind, parse_document};
 use crate::vitals::{self, EPIC_LOINC_OID, LOINC, NoteKind, OBSERVATION_CATEGORY, Quirks};
 
 /// The EHR a payload comes from.
@@ -448,10 +449,7 @@ fn query_escape(value: &str) -> String {
 /// (rule payload-shape, and a single resource of a type outside the import). Problems of
 /// single entries or resources are reported in [`NormalizedBatch::report`] instead.
 pub fn normalize_payload(bytes: &[u8], ctx: &EhrContext) -> Result<NormalizedBatch, Error> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
-        position: format!("line {}, column {}", e.line(), e.column()),
-        reason: e.to_string(),
-    })?;
+    let value = parse_document(bytes)?;
     let mut out = NormalizedBatch::default();
     normalize_entries(payload_entries(value)?, ctx, &mut out);
     Ok(out)
@@ -1182,17 +1180,6 @@ fn insert_identifier(obj: &mut Map<String, Value>, identifier: Value) {
         .rposition(|k| BEFORE.contains(&k.as_str()))
         .map_or(0, |last| last + 1);
     obj.shift_insert(at, "identifier".to_owned(), identifier);
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 #[cfg(test)]

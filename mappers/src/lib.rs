@@ -16,6 +16,7 @@
 
 mod decimal;
 pub mod ehr;
+mod json;
 pub mod units;
 pub mod vitals;
 pub mod wearable;

@@ -1,10 +1,17 @@
-//! `POST [base]/Patient/[id]/$import-wearable?source=…`: a wearable export uploaded as
-//! the request body (any media type: the file is recognised by its content).
+//! The import operations. Both answer with an OperationOutcome carrying the counts
+//! (created, updated, unchanged, skipped, rejected) and the reasons for skipped and
+//! rejected records.
 //!
-//! The body is streamed to a temporary file (up to `--max-import-bytes`), never held in
-//! memory, then imported by `ingest::wearable`. The answer is an OperationOutcome with
-//! the counts (created, updated, unchanged, skipped, rejected) and the reasons for
-//! skipped records.
+//! * `POST [base]/Patient/[id]/$import-wearable?source=…`: a wearable export uploaded as
+//!   the request body (any media type: the file is recognised by its content), streamed
+//!   to a temporary file (up to `--max-import-bytes`), never held in memory, then
+//!   imported by `ingest::wearable`.
+//! * `POST [base]/Patient/[id]/$sync-ehr` with a Parameters body: `source` (the EHR's
+//!   FHIR base URL), `sourcePatient` (the patient's id there), `vendor` (`epic` or
+//!   `cerner`), optionally `since` (an instant; default: the last sync), `token` (a bearer
+//!   token for the source), `type` (repeated; default `ingest::ehr::DEFAULT_TYPES`) and
+//!   `pageSize`. Backend Services credentials are the command line's (`fhir-server
+//!   sync`): a client's private key does not travel in requests.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -18,12 +25,14 @@ use futures::StreamExt;
 use mappers::wearable::Source;
 use tokio::io::AsyncWriteExt;
 
+use super::body::FhirBody;
 use super::negotiate::{Negotiated, QueryPairs};
 use super::respond::value_response;
 use crate::AppState;
 use crate::auth::access::Caller;
 use crate::clock;
 use crate::error::ApiError;
+use crate::ingest::ehr::{self, SourceAuth, SyncRequest};
 use crate::ingest::{IngestTarget, wearable};
 
 /// The operation's handler.
@@ -40,12 +49,7 @@ pub async fn import_wearable(
     }
     let source = source_param(&query)?;
     let file = spool(body, state.config.max_import_bytes).await?;
-    let target = IngestTarget {
-        store: Arc::clone(&state.store),
-        params: state.search_params.current(),
-        base_url: state.base_url.to_string(),
-        caller,
-    };
+    let target = ingest_target(&state, caller);
     let summary = wearable::import(
         &target,
         &id,
@@ -57,6 +61,104 @@ pub async fn import_wearable(
     .await?;
     let outcome = summary.to_outcome(&format!("{} import for Patient/{id}", source.display()));
     value_response(StatusCode::OK, &outcome, &neg)
+}
+
+/// The `$sync-ehr` handler.
+pub async fn sync_ehr(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    neg: Negotiated,
+    FhirBody(parameters): FhirBody,
+) -> Result<Response, ApiError> {
+    if !crate::rest::interactions::is_valid_id(&id) {
+        return Err(ApiError::not_found(format!("'{id}' is not a valid id")));
+    }
+    let request = sync_request(&id, &parameters)?;
+    let target = ingest_target(&state, caller);
+    let summary = ehr::sync(&target, &request, &clock::now_instant(), Arc::default()).await?;
+    let outcome = summary.to_outcome(&format!(
+        "EHR sync from {} for Patient/{id}",
+        request.base_url
+    ));
+    value_response(StatusCode::OK, &outcome, &neg)
+}
+
+fn ingest_target(state: &AppState, caller: Caller) -> IngestTarget {
+    IngestTarget {
+        store: Arc::clone(&state.store),
+        params: state.search_params.current(),
+        base_url: state.base_url.to_string(),
+        caller,
+    }
+}
+
+/// Reads the `$sync-ehr` Parameters.
+fn sync_request(patient_id: &str, parameters: &serde_json::Value) -> Result<SyncRequest, ApiError> {
+    if parameters["resourceType"] != "Parameters" {
+        return Err(ApiError::bad_request(
+            IssueType::Invalid,
+            "$sync-ehr takes a Parameters resource",
+        ));
+    }
+    let values = |name: &str| -> Vec<String> {
+        parameters["parameter"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == name)
+            .filter_map(|p| {
+                p.as_object()?
+                    .iter()
+                    .find(|(k, _)| k.starts_with("value"))
+                    .map(|(_, v)| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+            })
+            .collect()
+    };
+    let one = |name: &str| values(name).into_iter().next();
+    let required = |name: &str| {
+        one(name).ok_or_else(|| {
+            ApiError::bad_request(
+                IssueType::Required,
+                format!("$sync-ehr needs the parameter '{name}'"),
+            )
+            .at(format!("Parameters.parameter.where(name = '{name}')"))
+        })
+    };
+    let vendor = match required("vendor")?.as_str() {
+        "epic" => mappers::ehr::Vendor::Epic,
+        "cerner" => mappers::ehr::Vendor::Cerner,
+        other => {
+            return Err(ApiError::bad_request(
+                IssueType::Value,
+                format!("Unknown vendor '{other}': expected epic or cerner"),
+            ));
+        }
+    };
+    let types = values("type");
+    let page_size = match one("pageSize") {
+        Some(text) => text.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::bad_request(IssueType::Value, "pageSize must be a positive integer")
+        })?,
+        None => ehr::PAGE_SIZE,
+    };
+    Ok(SyncRequest {
+        base_url: required("source")?,
+        vendor,
+        source_patient: required("sourcePatient")?,
+        patient_id: patient_id.to_owned(),
+        since: one("since"),
+        auth: one("token").map_or(SourceAuth::None, SourceAuth::Bearer),
+        types: if types.is_empty() {
+            ehr::DEFAULT_TYPES.iter().map(|t| (*t).to_owned()).collect()
+        } else {
+            types
+        },
+        page_size,
+    })
 }
 
 /// The `source` parameter: one of the codes of [`Source`].

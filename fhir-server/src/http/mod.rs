@@ -68,6 +68,10 @@ fn fhir_routes() -> Router<AppState> {
             "/Patient/{id}/$import-wearable",
             axum::routing::post(imports::import_wearable),
         )
+        .route(
+            "/Patient/{id}/$sync-ehr",
+            axum::routing::post(imports::sync_ehr),
+        )
         .route("/{res_type}/{id}/_history/{vid}", get(h::vread))
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -19,6 +19,7 @@
 //! [`consent`] refuses sources the patient has not allowed.
 
 pub mod consent;
+pub mod ehr;
 pub mod wearable;
 
 use std::sync::Arc;
@@ -181,12 +182,14 @@ impl ChunkWriter {
         &mut self.summary
     }
 
-    /// Queues a resource; writes a chunk when one is full. Resources refer to each other
-    /// (an Observation to its Device) by the same conditional URL their entries are
-    /// written with, which a transaction resolves to the entry's target, so a Device
-    /// and the Observations after it may share a chunk.
-    pub async fn push(&mut self, resource: Value) -> Result<(), ApiError> {
-        self.pending.push(resource);
+    /// Queues a resource, to be written by a conditional update to `url`
+    /// (`Observation?identifier=…`: its source identity); writes a chunk when one is full.
+    /// Resources refer to each other (an Observation to its Device) by the same
+    /// conditional URL their entries are written with, which a transaction resolves to
+    /// the entry's target, so a Device and the Observations after it may share a chunk.
+    pub async fn push(&mut self, resource: Value, url: String) -> Result<(), ApiError> {
+        self.pending
+            .push(json!({"resource": resource, "request": {"method": "PUT", "url": url}}));
         if self.pending.len() >= CHUNK {
             self.flush().await?;
         }
@@ -198,10 +201,7 @@ impl ChunkWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let entries = std::mem::take(&mut self.pending)
-            .into_iter()
-            .map(conditional_put)
-            .collect::<Result<Vec<_>, _>>()?;
+        let entries = std::mem::take(&mut self.pending);
         let response = self
             .transaction(json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}))
             .await?;
@@ -246,13 +246,4 @@ impl ChunkWriter {
         crate::rest::bundle::process(&*t.store, &t.caller, bundle, &t.base_url, false, &t.params)
             .await
     }
-}
-
-/// The transaction entry writing `resource` by a conditional update on its first
-/// identifier (its source identity).
-fn conditional_put(resource: Value) -> Result<Value, ApiError> {
-    let url = mappers::wearable::fhir::reference_by_identifier(&resource).ok_or_else(|| {
-        ApiError::internal("an imported resource has no resourceType or source identifier")
-    })?;
-    Ok(json!({"resource": resource, "request": {"method": "PUT", "url": url}}))
 }

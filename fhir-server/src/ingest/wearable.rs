@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fhir_model::outcome::IssueType;
-use mappers::wearable::fhir::{Assembler, ImportContext, provenance};
+use mappers::wearable::fhir::{Assembler, ImportContext, provenance, reference_by_identifier};
 use mappers::wearable::{self, ParseReport, Source};
 use serde_json::Value;
 
@@ -70,7 +70,13 @@ pub async fn import(
     });
     let mut stored = Ok(());
     while let Some(resource) = rx.recv().await {
-        if let Err(e) = writer.push(resource).await {
+        let Some(url) = reference_by_identifier(&resource) else {
+            stored = Err(ApiError::internal(
+                "an assembled resource has no identifier",
+            ));
+            break;
+        };
+        if let Err(e) = writer.push(resource, url).await {
             stored = Err(e);
             break;
         }
@@ -90,7 +96,10 @@ pub async fn import(
 }
 
 /// 404 unless the patient exists (imports never create patients).
-async fn require_patient(target: &IngestTarget, patient_id: &str) -> Result<(), ApiError> {
+pub(crate) async fn require_patient(
+    target: &IngestTarget,
+    patient_id: &str,
+) -> Result<(), ApiError> {
     match target.store.read("Patient", patient_id).await? {
         Some(p) if !p.is_deleted() => Ok(()),
         _ => Err(ApiError::not_found(format!(

@@ -22,28 +22,34 @@ async fn patient_with_consent(s: &TestServer, sources: &[&str]) -> String {
         .await;
     let id = p.json()["id"].as_str().unwrap().to_owned();
     if !sources.is_empty() {
-        let actors: Vec<Value> = sources
-            .iter()
-            .map(|source| {
-                json!({
-                    "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "INF"}]},
-                    "reference": {"identifier": {"system": "https://healthos.dev/fhir/data-source", "value": source}}
-                })
-            })
-            .collect();
-        let consent = json!({
-            "resourceType": "Consent",
-            "status": "active",
-            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
-            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-            "patient": {"reference": format!("Patient/{id}")},
-            "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
-            "provision": {"type": "permit", "actor": actors}
-        });
-        let r = s.create(&consent).await;
-        assert_eq!(r.status, 201, "{}", r.text);
+        consent(s, &id, sources).await;
     }
     id
+}
+
+/// An active Consent of the patient permitting imports from `sources` (wearable source
+/// codes or EHR base URLs).
+pub async fn consent(s: &TestServer, patient: &str, sources: &[&str]) {
+    let actors: Vec<Value> = sources
+        .iter()
+        .map(|source| {
+            json!({
+                "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "INF"}]},
+                "reference": {"identifier": {"system": "https://healthos.dev/fhir/data-source", "value": source}}
+            })
+        })
+        .collect();
+    let consent = json!({
+        "resourceType": "Consent",
+        "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": format!("Patient/{patient}")},
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+        "provision": {"type": "permit", "actor": actors}
+    });
+    let r = s.create(&consent).await;
+    assert_eq!(r.status, 201, "{}", r.text);
 }
 
 async fn import(s: &TestServer, patient: &str, source: &str, body: Vec<u8>) -> Reply {
@@ -76,7 +82,7 @@ fn counts(outcome: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn count(outcome: &Value, name: &str) -> u64 {
+pub fn count(outcome: &Value, name: &str) -> u64 {
     counts(outcome)
         .into_iter()
         .find(|(n, _)| n == name)
@@ -84,7 +90,7 @@ fn count(outcome: &Value, name: &str) -> u64 {
         .1
 }
 
-async fn search(s: &TestServer, query: &str) -> Vec<Value> {
+pub async fn search(s: &TestServer, query: &str) -> Vec<Value> {
     let r = s.get(query).await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.json()["entry"]

@@ -6,6 +6,7 @@ mod support;
 mod auth_store;
 mod bundles;
 mod custom_params;
+mod ehr_sync;
 mod errors;
 mod examples;
 mod history;

@@ -39,6 +39,15 @@ impl TestServer {
         Self::start_with(backend, AuthMode::Smart).await
     }
 
+    /// The backend this server runs on (to start a second server like it).
+    pub fn backend(&self) -> Backend {
+        if self.pg_db.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     pub async fn start_with(backend: Backend, auth: AuthMode) -> TestServer {
         match backend {
             Backend::Sqlite => {

@@ -96,6 +96,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Number, Value, json};
 
+use super::calendar::{days_from_civil, days_in_month, format_local};
 use super::{
     Category, DeviceInfo, DeviceKind, Effective, Metric, MetricInfo, Reading, Sample, SleepStage,
     Source, WEARABLE_CODE_SYSTEM,
@@ -1100,12 +1101,7 @@ struct Moment<'a> {
 impl<'a> Moment<'a> {
     fn parse(text: &'a str) -> Option<Moment<'a>> {
         let b = text.as_bytes();
-        let num = |from: usize, to: usize| -> Option<i64> {
-            let part = text.get(from..to)?;
-            part.bytes()
-                .all(|c| c.is_ascii_digit())
-                .then(|| part.parse().ok())?
-        };
+        let num = |from: usize, to: usize| num_in(text, from, to);
         if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
             return None;
         }
@@ -1168,55 +1164,10 @@ fn num_in(text: &str, from: usize, to: usize) -> Option<i64> {
     }
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a count of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Local seconds since the epoch as `YYYY-MM-DDThh:mm:ss<offset>`.
-fn format_local(local: i64, offset_text: &str) -> String {
-    let (year, month, day) = civil_from_days(local.div_euclid(86400));
-    let secs = local.rem_euclid(86400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{offset_text}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wearable::calendar::civil_from_days;
 
     #[test]
     fn moments_parse_with_offsets_fractions_and_zulu() {

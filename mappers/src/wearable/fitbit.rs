@@ -32,12 +32,13 @@
 
 use serde_json::{Map, Value};
 
-use super::vendor_json::{
-    Emitter, Origin, format_date, format_instant, id_text, not_a_payload, number, parse_date,
-    parse_document, parse_local, parse_time_of_day, ptr, round6, valid_offset,
+use super::calendar::{
+    format_date, format_instant, parse_date, parse_local, parse_time_of_day, valid_offset,
 };
+use super::vendor_json::{Emitter, Origin, id_text, not_a_payload, number, round6};
 use super::{Effective, Metric, ParseReport, Reading, SampleSink, SleepStage};
 use crate::Error;
+use crate::json::{parse_document, ptr};
 
 /// The unit system Fitbit answered in, chosen by the request's `Accept-Language` header
 /// ([Fitbit units](https://dev.fitbit.com/build/reference/web-api/developer-guide/application-design/#Units)).

@@ -36,19 +36,19 @@
 //! Health API summaries name no device except activities (`deviceName`), so the device is
 //! `None` unless a summary carries `deviceName`.
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value};
 
+use super::calendar::{date_time, is_date, local_date};
 use super::{
     DeviceInfo, DeviceKind, Effective, Metric, ParseReport, Reading, Sample, SampleSink, SleepStage,
 };
 use crate::Error;
+use crate::json::{parse_document, pointer_token};
 
 /// Reads one Garmin Health API payload (a `{"<summary type>": [...]}` wrapper or a bare
 /// array of summaries) and pushes its samples into `sink`.
 pub fn parse(json: &[u8], sink: &mut impl SampleSink) -> Result<ParseReport, Error> {
-    let value: Value = serde_json::from_slice(json).map_err(malformed_json)?;
+    let value = parse_document(json)?;
     let mut report = ParseReport::default();
     match &value {
         Value::Object(map) => {
@@ -102,72 +102,6 @@ fn not_garmin() -> Error {
                  summaries"
             .to_owned(),
     }
-}
-
-/// A serde_json syntax error as [`Error::Malformed`] at its line and column.
-pub(crate) fn malformed_json(error: serde_json::Error) -> Error {
-    let (line, column) = (error.line(), error.column());
-    let text = error.to_string();
-    let suffix = format!(" at line {line} column {column}");
-    let reason = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
-    Error::Malformed {
-        position: format!("line {line}, column {column}"),
-        reason: format!("invalid JSON: {reason}"),
-    }
-}
-
-/// A JSON pointer reference token for `key` (RFC 6901: `~` → `~0`, `/` → `~1`).
-pub(crate) fn pointer_token(key: &str) -> Cow<'_, str> {
-    if key.contains(['~', '/']) {
-        Cow::Owned(key.replace('~', "~0").replace('/', "~1"))
-    } else {
-        Cow::Borrowed(key)
-    }
-}
-
-/// Epoch seconds as a FHIR `dateTime` in the local offset `offset` (seconds east of UTC),
-/// or in UTC (`Z`) without one. An offset FHIR cannot write (not whole minutes, beyond
-/// ±14:00) falls back to UTC.
-pub(crate) fn date_time(epoch_seconds: i64, offset: Option<i64>) -> String {
-    let offset = offset.filter(|o| o % 60 == 0 && o.abs() <= 14 * 3600);
-    let local = epoch_seconds + offset.unwrap_or(0);
-    let (date, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(date);
-    let time = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    );
-    match offset {
-        None => format!("{time}Z"),
-        Some(o) => {
-            let sign = if o < 0 { '-' } else { '+' };
-            let o = o.abs();
-            format!("{time}{sign}{:02}:{:02}", o / 3600, o % 3600 / 60)
-        }
-    }
-}
-
-/// The local calendar date (`YYYY-MM-DD`) of epoch seconds in offset `offset`.
-pub(crate) fn local_date(epoch_seconds: i64, offset: i64) -> String {
-    let (y, m, d) = civil_from_days((epoch_seconds + offset).div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Garmin summary types.
@@ -661,41 +595,5 @@ fn day<S>(s: &Summary<'_, S>, start: Option<i64>, offset: Option<i64>) -> Option
     match s.obj.get("calendarDate").and_then(Value::as_str) {
         Some(date) if is_date(date) => Some(date.to_owned()),
         _ => start.map(|start| local_date(start, offset.unwrap_or(0))),
-    }
-}
-
-/// `YYYY-MM-DD`.
-pub(crate) fn is_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_keep_the_local_offset() {
-        assert_eq!(date_time(1970, Some(3600)), "1970-01-01T01:32:50+01:00");
-        assert_eq!(date_time(0, None), "1970-01-01T00:00:00Z");
-        assert_eq!(date_time(0, Some(0)), "1970-01-01T00:00:00+00:00");
-        assert_eq!(date_time(0, Some(-25_200)), "1969-12-31T17:00:00-07:00");
-        assert_eq!(date_time(0, Some(19_800)), "1970-01-01T05:30:00+05:30");
-        // 2000-02-29 (leap day, century divisible by 400) 12:00 UTC.
-        assert_eq!(date_time(951_825_600, None), "2000-02-29T12:00:00Z");
-        // An offset FHIR cannot write falls back to UTC.
-        assert_eq!(date_time(0, Some(30)), "1970-01-01T00:00:00Z");
-        assert_eq!(local_date(86_399, 1), "1970-01-02");
-    }
-
-    #[test]
-    fn pointer_tokens_are_escaped() {
-        assert_eq!(pointer_token("a/b~c"), "a~1b~0c");
-        assert_eq!(pointer_token("dailies"), "dailies");
     }
 }

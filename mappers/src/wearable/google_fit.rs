@@ -44,14 +44,15 @@
 
 use serde_json::Value;
 
-use super::vendor_json::{
-    Emitter, Origin, add_stage, format_date, format_instant, not_a_payload, number, parse_document,
-    parse_epoch_nanos, parse_instant, ptr, round6, valid_offset,
+use super::calendar::{
+    format_date, format_instant, parse_epoch_nanos, parse_instant, valid_offset,
 };
+use super::vendor_json::{Emitter, Origin, add_stage, not_a_payload, number, round6};
 use super::{
     DeviceInfo, DeviceKind, Effective, Metric, ParseReport, Reading, SampleSink, SleepStage,
 };
 use crate::Error;
+use crate::json::{parse_document, ptr};
 
 const EXPECTED: &str = "a Google Fit dataset (`dataSourceId`, `point`), an aggregate (`bucket`), Health API `dataPoints`, a Health API data point (`dataSource`)";
 
@@ -355,7 +356,7 @@ fn health_date(date: &Value) -> Option<Effective> {
     let part = |key: &str| date[key].as_i64();
     let (y, m, d) = (part("year")?, part("month")?, part("day")?);
     let text = format!("{y:04}-{m:02}-{d:02}");
-    let days = super::vendor_json::parse_date(&text)?;
+    let days = super::calendar::parse_date(&text)?;
     Some(Effective::Date(format_date(days)))
 }
 

@@ -61,14 +61,13 @@
 
 use serde_json::Value;
 
-use super::vendor_json::{
-    Emitter, Origin, add_stage, format_instant, not_a_payload, number, parse_document,
-    parse_instant, parse_offset, ptr, round6,
-};
+use super::calendar::{format_instant, parse_instant, parse_offset};
+use super::vendor_json::{Emitter, Origin, add_stage, not_a_payload, number, round6};
 use super::{
     DeviceInfo, DeviceKind, Effective, Metric, ParseReport, Reading, SampleSink, SleepStage,
 };
 use crate::Error;
+use crate::json::{parse_document, ptr};
 
 const EXPECTED: &str = "`records` (a list of Health Connect records)";
 

@@ -23,6 +23,7 @@
 //! | [`withings`] | Withings `measure getmeas`, activity and sleep JSON |
 
 pub mod apple_health;
+mod calendar;
 pub mod fhir;
 pub mod fitbit;
 pub mod garmin;
@@ -35,6 +36,8 @@ pub mod withings;
 use std::io::{Read, Seek};
 
 use crate::Error;
+
+pub use calendar::date_time;
 
 /// Largest JSON payload read (the JSON vendors' API responses are read whole; the
 /// Apple Health export, which can be gigabytes, is streamed).

@@ -20,13 +20,13 @@
 
 use serde_json::Value;
 
-use super::vendor_json::{
-    Emitter, Origin, normalize_instant, not_a_payload, number, parse_date, parse_document, ptr,
-};
+use super::calendar::{normalize_instant, parse_date};
+use super::vendor_json::{Emitter, Origin, not_a_payload, number};
 use super::{
     DeviceInfo, DeviceKind, Effective, Metric, ParseReport, Reading, SampleSink, SleepStage,
 };
 use crate::Error;
+use crate::json::{parse_document, ptr};
 
 const EXPECTED: &str =
     "`data` (an Oura v2 list: heartrate, sleep, daily_activity, daily_spo2, daily_readiness)";

@@ -41,16 +41,17 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::garmin::{date_time, is_date, malformed_json, pointer_token};
+use super::calendar::{date_time, is_date};
 use super::{
     DeviceInfo, DeviceKind, Effective, Metric, ParseReport, Reading, Sample, SampleSink, SleepStage,
 };
 use crate::Error;
+use crate::json::{parse_document, pointer_token};
 
 /// Reads one Withings API response (or a bare list of measure groups) and pushes its
 /// samples into `sink`.
 pub fn parse(json: &[u8], sink: &mut impl SampleSink) -> Result<ParseReport, Error> {
-    let value: Value = serde_json::from_slice(json).map_err(malformed_json)?;
+    let value = parse_document(json)?;
     let mut reader = Reader {
         sink,
         report: ParseReport::default(),
