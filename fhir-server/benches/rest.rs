@@ -31,6 +31,14 @@
 //!   again over all the patients and prints each shape's p50 ratio
 //!   (`p50 growth 1k→10k: 1.12x`).
 //!
+//! - Apple Health import end to end, first and in a database of its own: a synthetic
+//!   `export.xml` of `HEALTHOS_BENCH_APPLE_MB` (default 200; 0 skips) megabytes, and one a
+//!   quarter of that size before it, each imported for its own patient through
+//!   `ingest::wearable::import` (what `$import-wearable` runs once the upload is spooled
+//!   to disk: both parses, assembling and storing) — MB/s of XML, resources stored per
+//!   second, and the process's peak RSS after each (a high-water mark: about equal after
+//!   the quarter and the full file means memory does not grow with the file).
+//!
 //! `HEALTHOS_BENCH_BACKENDS` (default `sqlite,postgresql`) picks the backends;
 //! `HEALTHOS_BENCH_KEEP_DATABASE` keeps the PostgreSQL database afterwards (to `EXPLAIN`
 //! its searches) and prints its URL. A quick run:
@@ -74,12 +82,19 @@ async fn main() -> anyhow::Result<()> {
     if wanted("sqlite") {
         // The SQLite file goes when its run ends, before PostgreSQL's data arrives.
         let dir = tempfile::tempdir()?;
+        let apple = format!("sqlite://{}/apple.db", dir.path().display());
+        apple_health_import("sqlite", &apple).await?;
         let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
         run_backend("sqlite", &sqlite, patients, growth).await?;
     }
     if wanted("postgresql") {
         let pg_admin = std::env::var("HEALTHOS_BENCH_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        if let Ok((url, name)) = create_pg_database(&pg_admin).await {
+            let result = apple_health_import("postgresql", &url).await;
+            drop_pg_database(&pg_admin, &name).await;
+            result?;
+        }
         match create_pg_database(&pg_admin).await {
             Ok((url, name)) => {
                 let result = run_backend("postgresql", &url, patients, growth).await;
@@ -94,6 +109,95 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The Apple Health import phase (see the module docs).
+async fn apple_health_import(backend: &str, url: &str) -> anyhow::Result<()> {
+    use std::sync::atomic::AtomicU64;
+    let megabytes = env_usize("HEALTHOS_BENCH_APPLE_MB", 200);
+    if megabytes == 0 {
+        return Ok(());
+    }
+    let store = fhir_server::store::open(url).await?;
+    let now = fhir_server::clock::now_instant();
+    let base_url = "http://localhost/fhir";
+    let params = fhir_server::custom_params::SearchParameters::load(&*store, base_url, &now)
+        .await?
+        .current();
+    let target = fhir_server::ingest::IngestTarget {
+        store: Arc::clone(&store),
+        params,
+        base_url: base_url.to_owned(),
+        caller: fhir_server::auth::access::Caller::Open,
+    };
+    let dir = tempfile::tempdir()?;
+    for (label, size) in [
+        ("quarter", megabytes * 250_000),
+        ("full", megabytes * 1_000_000),
+    ] {
+        let path = dir.path().join(format!("{label}.xml"));
+        let bytes = mappers::wearable::synthetic::apple_health_export(
+            std::fs::File::create(&path)?,
+            size as u64,
+        )?;
+        let patient = format!("apple-{label}");
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": {"resourceType": "Patient", "id": patient},
+             "request": {"method": "PUT", "url": format!("Patient/{patient}")}},
+            {"resource": {"resourceType": "Consent", "status": "active",
+                "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+                "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+                "patient": {"reference": format!("Patient/{patient}")},
+                "provision": {"type": "permit", "actor": [{
+                    "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "INF"}]},
+                    "reference": {"identifier": {"system": "https://healthos.dev/fhir/data-source", "value": "apple-health"}}}]}},
+             "request": {"method": "POST", "url": "Consent"}}
+        ]});
+        fhir_server::rest::bundle::process(
+            &*store,
+            &target.caller,
+            bundle,
+            base_url,
+            false,
+            &target.params,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.outcome()))?;
+        let started = Instant::now();
+        let summary = fhir_server::ingest::wearable::import(
+            &target,
+            &patient,
+            mappers::wearable::Source::AppleHealth,
+            &path,
+            &fhir_server::clock::now_instant(),
+            Arc::new(AtomicU64::new(0)),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.outcome()))?;
+        let seconds = started.elapsed().as_secs_f64();
+        let megabytes = bytes as f64 / 1e6;
+        println!(
+            "{backend}: apple-health import ({label}): {megabytes:.1} MB in {seconds:.2} s = {:.1} MB/s, {:.0} resources/s ({} stored; {}); peak RSS {}",
+            megabytes / seconds,
+            summary.created as f64 / seconds,
+            summary.created,
+            summary.line(),
+            peak_rss()
+        );
+    }
+    Ok(())
+}
+
+/// The process's peak resident set size (`VmHWM`).
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 async fn create_pg_database(admin: &str) -> anyhow::Result<(String, String)> {

@@ -309,3 +309,27 @@ async fn backend_token(source: &TestServer, key: &SigningKey) -> String {
         .unwrap_or_else(|| panic!("{body}"))
         .to_owned()
 }
+
+/// `fhir-server sync` (the command line) into the server's database.
+async fn command_line_sync(s: &TestServer) {
+    let source = TestServer::start(s.backend()).await;
+    load_source(&source).await;
+    let patient = patient_allowing(s, &source.base).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fhir-server"))
+        .args(["sync", "--base-url", &source.base, "--vendor", "cerner"])
+        .args(["--patient", &patient, "--source-patient", SOURCE_PATIENT])
+        .args(["--type", "Immunization", "--database-url", &s.database_url])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("read 2, created 2"), "{stdout}");
+    assert_eq!(
+        search(s, &format!("Immunization?patient=Patient/{patient}"))
+            .await
+            .len(),
+        2
+    );
+    source.stop().await;
+}
+backend_test!(command_line_sync_case, command_line_sync);

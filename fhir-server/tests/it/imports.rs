@@ -307,3 +307,41 @@ async fn apple_health_zip_import(s: &TestServer) {
     assert_eq!(count(&outcome, "created"), 0, "{outcome}");
 }
 backend_test!(apple_health_zip_import_case, apple_health_zip_import);
+
+/// `fhir-server import` (the command line) on the server's database: the closing summary
+/// line, and the data visible through the running server; a second run changes nothing.
+async fn command_line_import(s: &TestServer) {
+    let patient = patient_with_consent(s, &["withings"]).await;
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/wearables/openmhealth-shimmer/withings/withings-body-measures.json");
+    let run = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_fhir-server"))
+            .args(["import", "--source", "withings", "--patient", &patient])
+            .arg(&file)
+            .args(["--database-url", &s.database_url])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run();
+    assert!(
+        first.contains("read 11, created 8, updated 0, unchanged 0, skipped 3, rejected 0"),
+        "{first}"
+    );
+    assert_eq!(
+        search(
+            s,
+            &format!("Observation?subject=Patient/{patient}&_count=100")
+        )
+        .await
+        .len(),
+        8
+    );
+    let second = run();
+    assert!(
+        second.contains("created 0, updated 0, unchanged 8"),
+        "{second}"
+    );
+}
+backend_test!(command_line_import_case, command_line_import);

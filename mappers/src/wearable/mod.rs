@@ -30,6 +30,7 @@ pub mod garmin;
 pub mod google_fit;
 pub mod health_connect;
 pub mod oura;
+pub mod synthetic;
 mod vendor_json;
 pub mod withings;
 
