@@ -44,7 +44,7 @@ enum Command {
     /// the source, as for `$import-wearable`).
     Import {
         /// The source: apple-health, fitbit, oura, garmin, google-fit, health-connect,
-        /// withings.
+        /// withings, ihealth.
         #[arg(long)]
         source: String,
         /// The patient's id (`123` or `Patient/123`).

@@ -114,25 +114,9 @@ impl AuthStore {
         }
     }
 
-    /// A fixed statement written with `?` placeholders, numbered `$1`, `$2`, … where the
-    /// dialect wants them. Values are always bound, never spliced; the statements here
-    /// have no `?` other than placeholders.
+    /// A fixed statement in the dialect's placeholders ([`Dialect::statement`]).
     fn statement(&self, sql: &'static str) -> Statement {
-        if !self.dialect.numbered {
-            return sqlx::query(sql);
-        }
-        let mut text = String::with_capacity(sql.len() + 8);
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
-                text.push('$');
-                text.push_str(&n.to_string());
-            } else {
-                text.push(c);
-            }
-        }
-        sqlx::query(sqlx::AssertSqlSafe(text))
+        self.dialect.statement(sql)
     }
 
     async fn execute(&self, statement: Statement) -> Result<u64, StoreError> {

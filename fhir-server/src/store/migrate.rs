@@ -26,6 +26,10 @@ pub const SQLITE: Migrations = &[
     // Versions 4 (extended statistics) and 6 (token rows by patient) are PostgreSQL's
     // alone; SQLite needs neither.
     (5, include_str!("../../migrations/sqlite/0005_auth.sql")),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_twin_jobs.sql"),
+    ),
 ];
 
 /// PostgreSQL's migrations.
@@ -50,6 +54,10 @@ pub const POSTGRES: Migrations = &[
     (
         6,
         include_str!("../../migrations/postgres/0006_patient_tokens.sql"),
+    ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_twin_jobs.sql"),
     ),
 ];
 

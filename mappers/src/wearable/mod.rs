@@ -21,6 +21,7 @@
 //! | [`google_fit`] | Google Fit REST dataset JSON, and the Google Health API data points |
 //! | [`health_connect`] | Android Health Connect records as JSON |
 //! | [`withings`] | Withings `measure getmeas`, activity and sleep JSON |
+//! | [`ihealth`] | iHealth Labs open API v2 JSON (blood pressure, glucose, SpO2, weight, sleep, activity) |
 
 pub mod apple_health;
 mod calendar;
@@ -29,6 +30,7 @@ pub mod fitbit;
 pub mod garmin;
 pub mod google_fit;
 pub mod health_connect;
+pub mod ihealth;
 pub mod oura;
 pub mod synthetic;
 mod vendor_json;
@@ -72,6 +74,7 @@ pub fn parse<R: Read + Seek>(
         Source::GoogleFit => google_fit::parse(&read_json(input, source)?, sink),
         Source::HealthConnect => health_connect::parse(&read_json(input, source)?, sink),
         Source::Withings => withings::parse(&read_json(input, source)?, sink),
+        Source::IHealth => ihealth::parse(&read_json(input, source)?, sink),
     }
 }
 
@@ -110,11 +113,13 @@ pub enum Source {
     HealthConnect,
     /// Withings public API.
     Withings,
+    /// iHealth Labs open API.
+    IHealth,
 }
 
 impl Source {
     /// Every source, in the order of the `source` parameter's documentation.
-    pub const ALL: [Source; 7] = [
+    pub const ALL: [Source; 8] = [
         Source::AppleHealth,
         Source::Fitbit,
         Source::Oura,
@@ -122,6 +127,7 @@ impl Source {
         Source::GoogleFit,
         Source::HealthConnect,
         Source::Withings,
+        Source::IHealth,
     ];
 
     /// The code used in URLs and on the command line (`apple-health`, `fitbit`, …).
@@ -134,6 +140,7 @@ impl Source {
             Source::GoogleFit => "google-fit",
             Source::HealthConnect => "health-connect",
             Source::Withings => "withings",
+            Source::IHealth => "ihealth",
         }
     }
 
@@ -147,6 +154,7 @@ impl Source {
             Source::GoogleFit => "Google Fit",
             Source::HealthConnect => "Health Connect",
             Source::Withings => "Withings",
+            Source::IHealth => "iHealth",
         }
     }
 

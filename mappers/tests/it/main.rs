@@ -12,6 +12,7 @@ use serde_json::{Number, Value, json};
 mod apple_health;
 mod ehr;
 mod garmin_withings;
+mod ihealth;
 mod json_vendors;
 mod wearable_fhir;
 

@@ -31,6 +31,31 @@ pub struct Dialect {
 }
 
 impl Dialect {
+    /// A fixed statement written with `?` placeholders, numbered `$1`, `$2`, … where the
+    /// dialect wants them. Values are always bound, never spliced; the statement must have
+    /// no `?` other than placeholders. For the small side tables (authorization, twin jobs)
+    /// that are queried outside write jobs.
+    pub fn statement(
+        self,
+        sql: &'static str,
+    ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        if !self.numbered {
+            return sqlx::query(sql);
+        }
+        let mut text = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                text.push('$');
+                text.push_str(&n.to_string());
+            } else {
+                text.push(c);
+            }
+        }
+        sqlx::query(sqlx::AssertSqlSafe(text))
+    }
+
     /// SQLite: there is one writer, so reads inside a write need no lock.
     pub const SQLITE: Dialect = Dialect {
         lock_suffix: "",
