@@ -132,8 +132,9 @@ fn to_fhir(path: &Path) {
         thousands(devices)
     );
     println!(
-        "  {} hourly heart-rate series, {} daily totals, {} late heart-rate samples, {} rejected; peak RSS: {}",
+        "  {} hourly heart-rate series, {} hourly activity sums, {} daily totals, {} late samples, {} rejected; peak RSS: {}",
         thousands(summary.hourly_series),
+        thousands(summary.hourly_sums),
         thousands(summary.daily_totals),
         thousands(summary.late_samples),
         thousands(summary.rejected),

@@ -299,7 +299,7 @@ async fn apple_health_zip_import(s: &TestServer) {
         .collect();
     daily.sort();
     assert_eq!(daily, ["\"2024-01-01\" 0.12", "\"2024-01-02\" 0.08"]);
-    assert_eq!(energy.len(), 4, "two intervals and two daily totals");
+    assert_eq!(energy.len(), 4, "two hourly sums and two daily totals");
 
     let again = import(s, &patient, "apple-health", file).await;
     let outcome = again.json();

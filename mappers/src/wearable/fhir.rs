@@ -55,35 +55,52 @@
 //!   never merged. A night's key is `sleep/<start>/<device key>` (or `sleep/<record id>`).
 //!   A night with no asleep stage at all (a phone that only logged "in bed") has no value
 //!   but `dataAbsentReason` `unknown`: zero minutes asleep would be a false reading.
-//! * **Dense heart rate.** Heart-rate *instants* are folded into one Observation per
-//!   (device, clock hour in the sample's own UTC offset): `valueSampledData` with origin
-//!   `0 /min`, period 60000 ms, one dimension, and 60 per-minute means (`E` where a minute
-//!   has no data); `effectivePeriod` is the hour, and components give the hour's minimum,
-//!   maximum and mean (HealthOS codes `heart-rate-min`/`-max`/`-mean`). Per-second or
-//!   per-minute heart rate as single Observations would be millions of resources a year;
-//!   24 a day keep full minute resolution. The series claims the base `vitalsigns`
-//!   profile, not `heartrate`, which allows `valueQuantity` only. Its key is
-//!   `heart-rate-hourly/<hour start>/<device key>`; vendor record ids of folded samples
-//!   are not kept; an instant whose time cannot be read stays its own Observation. To
-//!   bound memory a device's bucket is flushed once a sample of that
-//!   device arrives for an hour more than 2 h later (exports are time-ordered per type),
-//!   so at most three hours per device are open. A sample for an hour more than 2 h older
-//!   than the newest seen (its bucket may be flushed already) is *late*: it becomes its
-//!   own instant Observation (`heart-rate/<instant>/<device key>`, `heartrate` profile),
-//!   which never overwrites the hour's series.
-//! * **Daily totals, one source per day.** Steps, distance and active energy measured over
-//!   intervals are emitted as interval Observations (each carrying its device) and summed
-//!   per (metric, local date of the interval's start, device). At [`Assembler::finish`]
-//!   each (metric, date) gets ONE daily-total Observation (date-precision effective,
-//!   daily LOINC and unit, key `<local_code>-daily/<date>` without device, so a re-import
-//!   with more data updates it) taken from one device: a watch and a phone both count the
-//!   same steps, so summing them would double the day. The device is chosen by kind —
-//!   watch > ring > phone > other (scale, cuff, meter, unknown) > manual entry — and among
-//!   equals by the larger total (the device worn longer), then by key. A vendor's own
-//!   daily figure (an [`Effective::Date`] sample, e.g. a Fitbit summary) is not emitted on
-//!   its own but becomes that day's total, preferred over totals computed from intervals
-//!   (the vendor deduplicated with data we do not see); among several, the same priority
-//!   applies, and a repeated figure of one device replaces the earlier one.
+//! * **Dense series: one Observation per hour, one total per day.** A watch writes a
+//!   heart rate every few seconds, and Apple Health a steps, distance and active-energy
+//!   interval every few minutes: one Observation each would be millions of resources a
+//!   year (a 200 MB Apple export alone holds ~150,000 activity intervals), and storing
+//!   them, not parsing, would bound the import. So dense samples are folded per (metric,
+//!   device, clock hour in the sample's own UTC offset) into one Observation with
+//!   `effectivePeriod` = the hour, at most 24 a day per metric and device:
+//!   - *Heart-rate instants* become `valueSampledData` with origin `0 /min`, period
+//!     60000 ms, one dimension, and 60 per-minute means (`E` where a minute has no
+//!     data), full minute resolution; components give the hour's minimum, maximum and
+//!     mean (HealthOS codes `heart-rate-min`/`-max`/`-mean`). The series claims the base
+//!     `vitalsigns` profile, not `heartrate`, which allows `valueQuantity` only. Key
+//!     `heart-rate-hourly/<hour start>/<device key>`.
+//!   - *Steps, distance and active-energy intervals* (and instants of them) become a
+//!     `valueQuantity` = the sum of the intervals *starting* in the hour (one running past
+//!     the hour counts whole in the hour it starts, as it does for its day), with the
+//!     interval code and unit (55423-8 `{steps}`, 55430-3 `m`, 41981-2 `kcal`), and the
+//!     number of intervals summed in the [`SUMMED_INTERVALS_URL`] extension. Key
+//!     `<local_code>-hourly/<hour start>/<device key>`. An hour is not a day: the
+//!     daily LOINC codes are for daily totals only (below).
+//!
+//!   Vendor record ids of folded samples are not kept (the hour is the record); a sample
+//!   whose time cannot be read stays its own Observation. To bound memory a (metric,
+//!   device) bucket is flushed once a sample of that metric and device arrives for an
+//!   hour more than 2 h later (exports are time-ordered per type), so at most three
+//!   hours per metric and device are open. A sample for an hour more than 2 h older than
+//!   the newest seen (its bucket may be flushed already) is *late*: it becomes its own
+//!   Observation with the key it would have alone (`heart-rate/<instant>/<device key>`
+//!   with the `heartrate` profile; `steps/<start>/<end>/<device key>` or
+//!   `steps/<record id>`), which never overwrites the hour's value.
+//!
+//!   **Daily totals, one source per day.** Every activity interval, folded or late, is
+//!   also summed per (metric, local date of the interval's start, device); one whose
+//!   start cannot be read counts toward no day. At
+//!   [`Assembler::finish`] each (metric, date) gets ONE daily-total Observation
+//!   (date-precision effective, daily LOINC and unit, key `<local_code>-daily/<date>`
+//!   without device, so a re-import with more data updates it) taken from one device: a
+//!   watch and a phone both count the same steps, so summing them would double the day.
+//!   (The hourly sums keep every device: each is one device's own count.) The device is
+//!   chosen by kind — watch > ring > phone > other (scale, cuff, meter, unknown) > manual
+//!   entry — and among equals by the larger total (the device worn longer), then by key.
+//!   A vendor's own daily figure (an [`Effective::Date`] sample, e.g. a Fitbit summary)
+//!   is not emitted on its own but becomes that day's total, preferred over totals
+//!   computed from intervals (the vendor deduplicated with data we do not see); among
+//!   several, the same priority applies, and a repeated figure of one device replaces the
+//!   earlier one.
 //! * **Rejected samples.** A reading that does not fit its metric (a blood pressure
 //!   reading for heart rate), or a value that is not a finite number, produces nothing
 //!   and is counted in [`AssemblySummary::rejected`]: FHIR JSON cannot carry NaN.
@@ -123,8 +140,13 @@ pub const DATA_OPERATION_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v
 pub const DATA_ABSENT_REASON_SYSTEM: &str =
     "http://terminology.hl7.org/CodeSystem/data-absent-reason";
 
-/// A heart-rate bucket is flushed when a sample arrives for an hour more than this many
-/// seconds later; older samples are late.
+/// Extension (on an hourly activity sum) with the number of vendor intervals summed,
+/// `valuePositiveInt`. Placeholder canonical under `vitals::EXTENSION_BASE`.
+pub const SUMMED_INTERVALS_URL: &str =
+    "https://healthos.dev/fhir/StructureDefinition/summed-intervals";
+
+/// An hourly bucket is flushed when a sample of its metric and device arrives for an hour
+/// more than this many seconds later; older samples are late.
 const OPEN_WINDOW: i64 = 2 * 3600;
 /// Sleep samples less than this many seconds apart belong to one night.
 const NIGHT_GAP: i64 = 3600;
@@ -147,17 +169,19 @@ pub struct ImportContext {
 /// What an [`Assembler`] produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AssemblySummary {
-    /// Observations emitted per metric (hourly series, late samples, nights and daily
-    /// totals included).
+    /// Observations emitted per metric (hourly series and sums, late samples, nights and
+    /// daily totals included).
     pub observations: BTreeMap<Metric, u64>,
     /// Devices emitted.
     pub devices: u64,
     /// Hourly heart-rate series emitted.
     pub hourly_series: u64,
+    /// Hourly sums of steps, distance and active energy emitted.
+    pub hourly_sums: u64,
     /// Daily totals emitted.
     pub daily_totals: u64,
-    /// Heart-rate samples that arrived after their hour was closed and became their own
-    /// Observation.
+    /// Samples that arrived after their hour was closed and became their own Observation
+    /// (heart-rate instants and activity intervals).
     pub late_samples: u64,
     /// Samples that produced nothing: a reading that does not fit the metric, or a value
     /// that is not finite.
@@ -218,7 +242,9 @@ pub struct Assembler {
     /// Device keys already emitted.
     devices: BTreeSet<String>,
     /// Open heart-rate hours per device key (`None`: no device).
-    hours: BTreeMap<Option<String>, DeviceHours>,
+    hours: BTreeMap<Option<String>, Hours<Bucket>>,
+    /// Open hourly activity sums per (metric, device key).
+    sums: BTreeMap<(Metric, Option<String>), Hours<Sum>>,
     /// The open sleep night per device key.
     nights: BTreeMap<Option<String>, Night>,
     /// Daily-total candidates per (metric, local date).
@@ -320,6 +346,7 @@ impl Assembler {
             ctx,
             devices: BTreeSet::new(),
             hours: BTreeMap::new(),
+            sums: BTreeMap::new(),
             nights: BTreeMap::new(),
             days: BTreeMap::new(),
             summary: AssemblySummary::default(),
@@ -327,8 +354,9 @@ impl Assembler {
     }
 
     /// Takes one sample; pushes finished resources (Device, Observations) to `out` as
-    /// soon as they are final. Heart-rate instants, sleep segments and daily totals are
-    /// held until their hour, night or the import ends.
+    /// soon as they are final. Heart-rate instants and activity intervals are held until
+    /// their hour closes, sleep segments until their night does, daily totals until the
+    /// import ends.
     pub fn push(&mut self, sample: Sample, out: &mut impl FnMut(Value)) {
         if !fits(&sample) {
             self.summary.rejected += 1;
@@ -358,6 +386,11 @@ impl Assembler {
                 self.emit_bucket(&bucket, out);
             }
         }
+        for ((metric, _), hours) in std::mem::take(&mut self.sums) {
+            for (_, sum) in hours.open {
+                self.emit_sum(metric, &sum, out);
+            }
+        }
         for (_, night) in std::mem::take(&mut self.nights) {
             self.emit_night(&night, out);
         }
@@ -374,6 +407,7 @@ impl Assembler {
                     metric,
                     daily: true,
                     profile: info.profile,
+                    extension: Vec::new(),
                     key: format!("{}-daily/{date}", info.local_code),
                     when: When::DateTime(&date),
                     value: Some(("valueQuantity", quantity(chosen.total, unit))),
@@ -480,6 +514,7 @@ impl Assembler {
             metric: sample.metric,
             daily: false,
             profile: info.profile,
+            extension: Vec::new(),
             key,
             when: When::of(&sample.effective),
             value,
@@ -496,6 +531,9 @@ impl Assembler {
         o.insert("resourceType".into(), json!("Observation"));
         if let Some(profile) = p.profile {
             o.insert("meta".into(), json!({"profile": [profile]}));
+        }
+        if !p.extension.is_empty() {
+            o.insert("extension".into(), Value::Array(p.extension));
         }
         o.insert(
             "identifier".into(),
@@ -585,10 +623,8 @@ impl Assembler {
             return;
         };
         let device = sample.device.as_ref().map(|d| d.key.clone());
-        let hour_local = moment.local - moment.local.rem_euclid(3600);
-        let hour_utc = hour_local - moment.offset;
-        let newest = self.hours.get(&device).and_then(|h| h.newest);
-        if newest.is_some_and(|newest| hour_utc < newest - OPEN_WINDOW) {
+        let (hour_local, hour_utc) = moment.hour();
+        if self.hours.get(&device).is_some_and(|h| h.is_late(hour_utc)) {
             self.summary.late_samples += 1;
             let resource = self.single(&sample);
             self.emit(Metric::HeartRate, resource, out);
@@ -618,15 +654,8 @@ impl Assembler {
         bucket.max = bucket.max.max(*bpm);
         bucket.total += bpm;
         bucket.n += 1;
-        if newest.is_none_or(|newest| hour_utc > newest) {
-            hours.newest = Some(hour_utc);
-            let keep = hours
-                .open
-                .split_off(&(hour_utc - OPEN_WINDOW, String::new()));
-            let closed = std::mem::replace(&mut hours.open, keep);
-            for bucket in closed.into_values() {
-                self.emit_bucket(&bucket, out);
-            }
+        for bucket in hours.advance(hour_utc).into_values() {
+            self.emit_bucket(&bucket, out);
         }
     }
 
@@ -640,14 +669,16 @@ impl Assembler {
         let mean = b.total / f64::from(b.n.max(1));
         let stat =
             |code, display, value| component(WEARABLE_CODE_SYSTEM, code, display, value, "/min");
-        let key = match &b.device {
-            Some(device) => format!("heart-rate-hourly/{}/{device}", b.start),
-            None => format!("heart-rate-hourly/{}", b.start),
-        };
+        let key = hourly_key(
+            Metric::HeartRate.info().local_code,
+            &b.start,
+            b.device.as_deref(),
+        );
         let resource = self.observation(Parts {
             metric: Metric::HeartRate,
             daily: false,
             profile: Some(VITALSIGNS_PROFILE),
+            extension: Vec::new(),
             key,
             when: When::Period(&b.start, &b.end),
             value: Some((
@@ -771,6 +802,7 @@ impl Assembler {
             metric: Metric::Sleep,
             daily: false,
             profile: Metric::Sleep.info().profile,
+            extension: Vec::new(),
             key,
             when: if night.is_period {
                 When::Period(&night.start, &night.end)
@@ -805,23 +837,86 @@ impl Assembler {
                 );
             }
             Effective::Instant(start) | Effective::Period { start, .. } => {
-                let date = Moment::parse(start).map(|m| m.text[..10].to_owned());
-                let resource = self.single(&sample);
-                self.emit(sample.metric, resource, out);
-                // A start without a readable date counts toward no day.
-                if let Some(date) = date {
-                    let day = self.days.entry((sample.metric, date)).or_default();
-                    day.computed
-                        .entry(device)
-                        .or_insert(Candidate {
-                            rank,
-                            total: 0.0,
-                            vendor_code,
-                        })
-                        .total += value;
-                }
+                let Some(moment) = Moment::parse(start) else {
+                    // A start we cannot place in an hour or a day: kept as its own
+                    // Observation, counted toward no day.
+                    let resource = self.single(&sample);
+                    self.emit(sample.metric, resource, out);
+                    return;
+                };
+                let day = (sample.metric, moment.text[..10].to_owned());
+                self.days
+                    .entry(day)
+                    .or_default()
+                    .computed
+                    .entry(device.clone())
+                    .or_insert(Candidate {
+                        rank,
+                        total: 0.0,
+                        vendor_code,
+                    })
+                    .total += value;
+                self.hourly_sum(&sample, device, value, moment, out);
             }
         }
+    }
+
+    /// Adds an activity interval (or instant) to its hour, or emits it alone when late.
+    fn hourly_sum(
+        &mut self,
+        sample: &Sample,
+        device: Option<String>,
+        value: f64,
+        moment: Moment<'_>,
+        out: &mut impl FnMut(Value),
+    ) {
+        let (hour_local, hour_utc) = moment.hour();
+        let bucket_key = (sample.metric, device);
+        if self
+            .sums
+            .get(&bucket_key)
+            .is_some_and(|h| h.is_late(hour_utc))
+        {
+            self.summary.late_samples += 1;
+            let resource = self.single(sample);
+            self.emit(sample.metric, resource, out);
+            return;
+        }
+        let hours = self.sums.entry(bucket_key).or_default();
+        let sum = hours
+            .open
+            .entry((hour_utc, moment.offset_text.to_owned()))
+            .or_insert_with(|| Sum {
+                start: format_local(hour_local, moment.offset_text),
+                end: format_local(hour_local + 3600, moment.offset_text),
+                device: device_key(sample).map(str::to_owned),
+                vendor_code: sample.vendor_code.clone(),
+                total: 0.0,
+                n: 0,
+            });
+        sum.total += value;
+        sum.n += 1;
+        for sum in hours.advance(hour_utc).into_values() {
+            self.emit_sum(sample.metric, &sum, out);
+        }
+    }
+
+    fn emit_sum(&mut self, metric: Metric, s: &Sum, out: &mut impl FnMut(Value)) {
+        let info = metric.info();
+        let resource = self.observation(Parts {
+            metric,
+            daily: false,
+            profile: info.profile,
+            extension: vec![json!({"url": SUMMED_INTERVALS_URL, "valuePositiveInt": s.n})],
+            key: hourly_key(info.local_code, &s.start, s.device.as_deref()),
+            when: When::Period(&s.start, &s.end),
+            value: Some(("valueQuantity", quantity(s.total, info.unit))),
+            device: s.device.as_deref(),
+            vendor_code: s.vendor_code.as_deref(),
+            components: Vec::new(),
+        });
+        self.summary.hourly_sums += 1;
+        self.emit(metric, resource, out);
     }
 }
 
@@ -831,6 +926,8 @@ struct Parts<'a> {
     /// A daily total: daily LOINC code.
     daily: bool,
     profile: Option<&'static str>,
+    /// Observation-level extensions.
+    extension: Vec<Value>,
     key: String,
     when: When<'a>,
     /// The `value[x]` element name and value.
@@ -857,13 +954,44 @@ impl<'a> When<'a> {
     }
 }
 
-/// The open heart-rate hours of one device.
-#[derive(Debug, Default)]
-struct DeviceHours {
+/// The open hours of one (metric, device): heart-rate [`Bucket`]s or activity [`Sum`]s.
+#[derive(Debug)]
+struct Hours<B> {
     /// UTC start of the newest hour seen (seconds since the epoch).
     newest: Option<i64>,
     /// By (UTC hour start, offset text).
-    open: BTreeMap<(i64, String), Bucket>,
+    open: BTreeMap<(i64, String), B>,
+}
+
+impl<B> Default for Hours<B> {
+    fn default() -> Self {
+        Hours {
+            newest: None,
+            open: BTreeMap::new(),
+        }
+    }
+}
+
+impl<B> Hours<B> {
+    /// Whether the hour starting at `hour_utc` is more than [`OPEN_WINDOW`] before the
+    /// newest hour seen (its bucket may be flushed already).
+    fn is_late(&self, hour_utc: i64) -> bool {
+        self.newest
+            .is_some_and(|newest| hour_utc < newest - OPEN_WINDOW)
+    }
+
+    /// Records that the hour starting at `hour_utc` was seen; returns the buckets that
+    /// closed because of it (more than [`OPEN_WINDOW`] before it), oldest first.
+    fn advance(&mut self, hour_utc: i64) -> BTreeMap<(i64, String), B> {
+        if self.newest.is_some_and(|newest| hour_utc <= newest) {
+            return BTreeMap::new();
+        }
+        self.newest = Some(hour_utc);
+        let keep = self
+            .open
+            .split_off(&(hour_utc - OPEN_WINDOW, String::new()));
+        std::mem::replace(&mut self.open, keep)
+    }
 }
 
 /// One clock hour of heart rate of one device.
@@ -878,6 +1006,18 @@ struct Bucket {
     min: f64,
     max: f64,
     total: f64,
+    n: u32,
+}
+
+/// One clock hour of one activity metric of one device.
+#[derive(Debug)]
+struct Sum {
+    start: String,
+    end: String,
+    device: Option<String>,
+    vendor_code: Option<String>,
+    total: f64,
+    /// Intervals summed.
     n: u32,
 }
 
@@ -998,6 +1138,14 @@ fn derived_key(local_code: &str, effective: &Effective, device: Option<&str>) ->
     match device {
         Some(device) => format!("{local_code}/{when}/{device}"),
         None => format!("{local_code}/{when}"),
+    }
+}
+
+/// `<local code>-hourly/<hour start>[/<device key>]`.
+fn hourly_key(local_code: &str, start: &str, device: Option<&str>) -> String {
+    match device {
+        Some(device) => format!("{local_code}-hourly/{start}/{device}"),
+        None => format!("{local_code}-hourly/{start}"),
     }
 }
 
@@ -1153,6 +1301,13 @@ impl<'a> Moment<'a> {
             text,
         })
     }
+
+    /// The clock hour the moment falls in, in its own offset: (local start, UTC start),
+    /// seconds since the epoch.
+    fn hour(&self) -> (i64, i64) {
+        let local = self.local - self.local.rem_euclid(3600);
+        (local, local - self.offset)
+    }
 }
 
 fn num_in(text: &str, from: usize, to: usize) -> Option<i64> {
@@ -1253,6 +1408,42 @@ mod tests {
         // The Device and 24 hourly series.
         assert_eq!(emitted, 25);
         assert_eq!(summary.hourly_series, 24);
+        assert_eq!(summary.late_samples, 0);
+    }
+
+    #[test]
+    fn a_day_of_five_minute_steps_keeps_at_most_three_hours_open() {
+        let ctx = ImportContext {
+            source: Source::AppleHealth,
+            patient: "Patient/1".into(),
+            imported_at: "2024-03-02T00:00:00Z".into(),
+            import_id: "i".into(),
+        };
+        let mut assembler = Assembler::new(ctx);
+        let mut emitted = 0_u32;
+        let mut most_open = 0;
+        let start = days_from_civil(2024, 3, 1) * 86400;
+        for minute in (0..1440).step_by(5) {
+            let sample = Sample {
+                metric: Metric::Steps,
+                effective: Effective::Period {
+                    start: format_local(start + minute * 60, "-05:00"),
+                    end: format_local(start + minute * 60 + 300, "-05:00"),
+                },
+                reading: Reading::Quantity(10.0),
+                record_id: None,
+                device: None,
+                vendor_code: None,
+            };
+            assembler.push(sample, &mut |_| emitted += 1);
+            most_open = most_open.max(assembler.sums[&(Metric::Steps, None)].open.len());
+        }
+        assert_eq!(most_open, 3);
+        let summary = assembler.finish(&mut |_| emitted += 1);
+        // 24 hourly sums of 12 intervals each and one daily total; no Device.
+        assert_eq!(emitted, 25);
+        assert_eq!(summary.hourly_sums, 24);
+        assert_eq!(summary.daily_totals, 1);
         assert_eq!(summary.late_samples, 0);
     }
 

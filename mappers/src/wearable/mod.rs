@@ -6,8 +6,9 @@
 //! device that measured it. Everything after that is vendor-neutral and lives in
 //! [`fhir`]: the FHIR shape of each metric (LOINC or HealthOS code, category, profile),
 //! identifiers that make a re-import update instead of duplicate, dense heart-rate series
-//! folded into hourly `SampledData`, daily totals taken from one source per day, one
-//! Device per source device and one Provenance per import.
+//! folded into hourly `SampledData` and dense step, distance and energy intervals into
+//! hourly sums, daily totals taken from one source per day, one Device per source device
+//! and one Provenance per import.
 //!
 //! Parsers push samples into a [`SampleSink`] instead of returning a `Vec`, so a 1 GB
 //! Apple Health export streams through in constant memory.

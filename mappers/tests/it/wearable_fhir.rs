@@ -19,6 +19,8 @@ const APPLE_IDS: &str = "https://healthos.dev/fhir/source/apple-health";
 /// The Apple Watch's Device, by conditional reference (`,` escaped as `\,`, encoded).
 const WATCH_REF: &str = "Device?identifier=https://healthos.dev/fhir/source/apple-health/device|Patient/123/Watch6%5C%2C1";
 const PHONE_REF: &str = "Device?identifier=https://healthos.dev/fhir/source/apple-health/device|Patient/123/iPhone14%5C%2C2";
+/// The extension counting the intervals in an hourly sum.
+const SUMMED: &str = "https://healthos.dev/fhir/StructureDefinition/summed-intervals";
 
 fn ctx(source: Source) -> ImportContext {
     ImportContext {
@@ -174,6 +176,30 @@ fn minutes(values: &[&str]) -> String {
     let mut all: Vec<&str> = values.to_vec();
     all.resize(60, "E");
     all.join(" ")
+}
+
+fn steps_code() -> Value {
+    json!({
+        "coding": [
+            {"system": LOINC, "code": "55423-8", "display": "Number of steps"},
+            {"system": WEARABLE, "code": "steps", "display": "Number of steps"},
+            {"system": HK, "code": "HKQuantityTypeIdentifierStepCount"}
+        ],
+        "text": "Number of steps"
+    })
+}
+
+/// (identifier value, `valueQuantity.value`) of each resource.
+fn ids_and_values(resources: &[Value]) -> Vec<(&str, Value)> {
+    resources
+        .iter()
+        .map(|r| {
+            (
+                r["identifier"][0]["value"].as_str().unwrap(),
+                r["valueQuantity"]["value"].clone(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -638,25 +664,20 @@ fn daily_steps_come_from_the_watch_when_watch_and_phone_both_counted() {
         ),
     ];
     let (resources, summary) = run(Source::AppleHealth, samples);
-    // Intervals are kept, each with its own device.
+    // Each interval is the only one of its hour, and each hour keeps its own device.
+    // The watch's 08:00 hour closes when its 12:00 interval arrives.
     same(
-        &resources[1],
+        &resources[2],
         &json!({
             "resourceType": "Observation",
+            "extension": [{"url": SUMMED, "valuePositiveInt": 1}],
             "identifier": [{
                 "system": APPLE_IDS,
-                "value": "Patient/123/steps/2024-03-01T08:00:00+01:00/2024-03-01T09:00:00+01:00/Watch6,1"
+                "value": "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/Watch6,1"
             }],
             "status": "final",
             "category": activity(),
-            "code": {
-                "coding": [
-                    {"system": LOINC, "code": "55423-8", "display": "Number of steps"},
-                    {"system": WEARABLE, "code": "steps", "display": "Number of steps"},
-                    {"system": HK, "code": "HKQuantityTypeIdentifierStepCount"}
-                ],
-                "text": "Number of steps"
-            },
+            "code": steps_code(),
             "subject": {"reference": "Patient/123"},
             "effectivePeriod": {"start": "2024-03-01T08:00:00+01:00", "end": "2024-03-01T09:00:00+01:00"},
             "valueQuantity": quantity(json!(1000), "{steps}"),
@@ -683,13 +704,370 @@ fn daily_steps_come_from_the_watch_when_watch_and_phone_both_counted() {
             "device": {"reference": device}
         })
     };
+    assert_eq!(
+        ids_and_values(&resources[2..8]),
+        [
+            // Closed by a later interval of the same device, in arrival order.
+            (
+                "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/Watch6,1",
+                json!(1000)
+            ),
+            (
+                "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/iPhone14,2",
+                json!(900)
+            ),
+            (
+                "Patient/123/steps-hourly/2024-03-01T12:00:00+01:00/iPhone14,2",
+                json!(2300)
+            ),
+            (
+                "Patient/123/steps-hourly/2024-03-01T18:00:00+01:00/iPhone14,2",
+                json!(400)
+            ),
+            // Still open at finish: by device key, "Watch6,1" before "iPhone14,2".
+            (
+                "Patient/123/steps-hourly/2024-03-01T12:00:00+01:00/Watch6,1",
+                json!(2500)
+            ),
+            (
+                "Patient/123/steps-hourly/2024-03-02T10:00:00+01:00/iPhone14,2",
+                json!(700)
+            ),
+        ]
+    );
     let n = resources.len();
     assert_eq!(n, 2 + 6 + 2);
     // 1000 + 2500 from the watch, not 1000 + 900 + 2500 + 2300 + 400.
     same(&resources[n - 2], &daily("2024-03-01", 3500, WATCH_REF));
     same(&resources[n - 1], &daily("2024-03-02", 700, PHONE_REF));
     assert_eq!(summary.daily_totals, 2);
+    assert_eq!(summary.hourly_sums, 6);
     assert_eq!(summary.observations, [(Metric::Steps, 8)].into());
+}
+
+#[test]
+fn apple_five_minute_step_intervals_in_one_hour_become_one_hourly_sum() {
+    let t = |s: &str| format!("2024-03-01T{s}+01:00");
+    let interval = |start: &str, end: &str, count: f64| steps(watch(), &t(start), &t(end), count);
+    let samples = vec![
+        interval("08:00:00", "08:05:00", 312.0),
+        interval("08:05:00", "08:10:00", 298.0),
+        interval("08:10:00", "08:15:00", 455.0),
+        interval("08:20:00", "08:25:00", 87.0),
+        // An instant (start == end) counts into its hour like an interval.
+        Sample {
+            effective: at(&t("08:40:00")),
+            ..interval("08:40:00", "08:40:00", 3.0)
+        },
+        // Starts in the 08:00 hour, ends at 09:00: counted in 08:00.
+        interval("08:55:00", "09:00:00", 140.0),
+        interval("09:00:00", "09:05:00", 25.0),
+    ];
+    let (resources, summary) = run(Source::AppleHealth, samples);
+    assert_eq!(resources.len(), 4);
+    same(&resources[0], &watch_device());
+    same(
+        &resources[1],
+        &json!({
+            "resourceType": "Observation",
+            "extension": [{"url": SUMMED, "valuePositiveInt": 6}],
+            "identifier": [{
+                "system": APPLE_IDS,
+                "value": "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/Watch6,1"
+            }],
+            "status": "final",
+            "category": activity(),
+            "code": steps_code(),
+            "subject": {"reference": "Patient/123"},
+            "effectivePeriod": {"start": "2024-03-01T08:00:00+01:00", "end": "2024-03-01T09:00:00+01:00"},
+            // 312 + 298 + 455 + 87 + 3 + 140.
+            "valueQuantity": quantity(json!(1295), "{steps}"),
+            "device": {"reference": WATCH_REF}
+        }),
+    );
+    assert_eq!(
+        resources[2]["effectivePeriod"],
+        json!({"start": "2024-03-01T09:00:00+01:00", "end": "2024-03-01T10:00:00+01:00"})
+    );
+    assert_eq!(resources[2]["valueQuantity"]["value"], json!(25));
+    assert_eq!(resources[2]["extension"][0]["valuePositiveInt"], json!(1));
+    // The daily total is unchanged by the folding: 1295 + 25.
+    assert_eq!(
+        resources[3]["identifier"][0]["value"],
+        "Patient/123/steps-daily/2024-03-01"
+    );
+    assert_eq!(resources[3]["valueQuantity"], quantity(json!(1320), "/d"));
+    assert_eq!(
+        summary,
+        AssemblySummary {
+            observations: [(Metric::Steps, 3)].into(),
+            devices: 1,
+            hourly_sums: 2,
+            daily_totals: 1,
+            ..AssemblySummary::default()
+        }
+    );
+}
+
+#[test]
+fn distance_and_energy_hours_keep_their_interval_codes_and_units() {
+    let t = |s: &str| format!("2024-03-01T{s}+01:00");
+    let distance = |start: &str, end: &str, m: f64| Sample {
+        vendor_code: Some("HKQuantityTypeIdentifierDistanceWalkingRunning".into()),
+        ..sample(
+            Metric::Distance,
+            period(&t(start), &t(end)),
+            Reading::Quantity(m),
+        )
+    };
+    // Energy from an app without a device: the key has no device part.
+    let energy = |start: &str, end: &str, kcal: f64| Sample {
+        device: None,
+        vendor_code: Some("HKQuantityTypeIdentifierActiveEnergyBurned".into()),
+        ..sample(
+            Metric::ActiveEnergy,
+            period(&t(start), &t(end)),
+            Reading::Quantity(kcal),
+        )
+    };
+    let (resources, summary) = run(
+        Source::AppleHealth,
+        vec![
+            distance("08:00:00", "08:05:00", 250.5),
+            energy("08:00:00", "08:05:00", 12.5),
+            distance("08:05:00", "08:10:00", 240.25),
+            energy("08:05:00", "08:10:00", 11.75),
+        ],
+    );
+    // The Device, the two hours (distance before energy), the two daily totals.
+    assert_eq!(resources.len(), 5);
+    assert_eq!(
+        resources[1]["code"]["coding"][0],
+        json!({"system": LOINC, "code": "55430-3", "display": "Walking distance"})
+    );
+    assert_eq!(
+        resources[1]["identifier"][0]["value"],
+        "Patient/123/distance-hourly/2024-03-01T08:00:00+01:00/Watch6,1"
+    );
+    assert_eq!(resources[1]["valueQuantity"], quantity(json!(490.75), "m"));
+    same(
+        &resources[2],
+        &json!({
+            "resourceType": "Observation",
+            "extension": [{"url": SUMMED, "valuePositiveInt": 2}],
+            "identifier": [{
+                "system": APPLE_IDS,
+                "value": "Patient/123/active-energy-hourly/2024-03-01T08:00:00+01:00"
+            }],
+            "status": "final",
+            "category": activity(),
+            "code": {
+                "coding": [
+                    {"system": LOINC, "code": "41981-2", "display": "Calories burned"},
+                    {"system": WEARABLE, "code": "active-energy", "display": "Calories burned"},
+                    {"system": HK, "code": "HKQuantityTypeIdentifierActiveEnergyBurned"}
+                ],
+                "text": "Calories burned"
+            },
+            "subject": {"reference": "Patient/123"},
+            "effectivePeriod": {"start": "2024-03-01T08:00:00+01:00", "end": "2024-03-01T09:00:00+01:00"},
+            "valueQuantity": quantity(json!(24.25), "kcal")
+        }),
+    );
+    assert_eq!(summary.hourly_sums, 2);
+    assert_eq!(
+        summary.observations,
+        [(Metric::Distance, 2), (Metric::ActiveEnergy, 2)].into()
+    );
+}
+
+#[test]
+fn two_devices_give_two_hourly_sums_and_a_daily_total_from_the_watch_only() {
+    let t = |s: &str| format!("2024-03-01T{s}+01:00");
+    let (resources, summary) = run(
+        Source::AppleHealth,
+        vec![
+            steps(watch(), &t("08:00:00"), &t("08:05:00"), 300.0),
+            steps(phone(), &t("08:00:00"), &t("08:05:00"), 280.0),
+            steps(watch(), &t("08:05:00"), &t("08:10:00"), 310.0),
+            steps(phone(), &t("08:06:00"), &t("08:10:00"), 290.0),
+        ],
+    );
+    assert_eq!(
+        ids_and_values(&resources[2..]),
+        [
+            (
+                "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/Watch6,1",
+                json!(610)
+            ),
+            (
+                "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/iPhone14,2",
+                json!(570)
+            ),
+            // The watch's 300 + 310, not the phone's 570 nor both.
+            ("Patient/123/steps-daily/2024-03-01", json!(610)),
+        ]
+    );
+    same(
+        &resources[3],
+        &json!({
+            "resourceType": "Observation",
+            "extension": [{"url": SUMMED, "valuePositiveInt": 2}],
+            "identifier": [{
+                "system": APPLE_IDS,
+                "value": "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/iPhone14,2"
+            }],
+            "status": "final",
+            "category": activity(),
+            "code": steps_code(),
+            "subject": {"reference": "Patient/123"},
+            "effectivePeriod": {"start": "2024-03-01T08:00:00+01:00", "end": "2024-03-01T09:00:00+01:00"},
+            "valueQuantity": quantity(json!(570), "{steps}"),
+            "device": {"reference": PHONE_REF}
+        }),
+    );
+    assert_eq!(resources[4]["device"]["reference"], WATCH_REF);
+    assert_eq!(resources[4]["valueQuantity"]["unit"], "/d");
+    assert_eq!(summary.hourly_sums, 2);
+    assert_eq!(summary.daily_totals, 1);
+    assert_eq!(summary.observations, [(Metric::Steps, 3)].into());
+}
+
+/// Pushes watch step intervals of 2024-03-01 (+01:00) one by one; returns everything
+/// emitted after each push, then after finish.
+fn push_steps_one_by_one(
+    intervals: &[(&str, &str, f64)],
+) -> (Vec<usize>, Vec<Value>, AssemblySummary) {
+    let mut resources: Vec<Value> = Vec::new();
+    let mut counts = Vec::new();
+    let mut assembler = Assembler::new(ctx(Source::AppleHealth));
+    let t = |s: &str| format!("2024-03-01T{s}+01:00");
+    for (start, end, count) in intervals {
+        let interval = steps(watch(), &t(start), &t(end), *count);
+        assembler.push(interval, &mut |r| resources.push(r));
+        counts.push(resources.len());
+    }
+    let summary = assembler.finish(&mut |r| resources.push(r));
+    (counts, resources, summary)
+}
+
+#[test]
+fn a_step_interval_more_than_two_hours_later_closes_the_hour() {
+    let (counts, resources, summary) = push_steps_one_by_one(&[
+        ("08:00:00", "08:05:00", 100.0),
+        ("08:30:00", "08:35:00", 50.0),
+        // 10:00 is 2 h after 08:00: not more, nothing closes.
+        ("10:10:00", "10:15:00", 20.0),
+        // 11:00 is 3 h after 08:00 (the next-but-two hour): 08:00 goes out now.
+        ("11:00:00", "11:05:00", 30.0),
+    ]);
+    // Only the Device until the fourth interval; then the 08:00 hour.
+    assert_eq!(counts, [1, 1, 1, 2]);
+    same(
+        &resources[1],
+        &json!({
+            "resourceType": "Observation",
+            "extension": [{"url": SUMMED, "valuePositiveInt": 2}],
+            "identifier": [{
+                "system": APPLE_IDS,
+                "value": "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/Watch6,1"
+            }],
+            "status": "final",
+            "category": activity(),
+            "code": steps_code(),
+            "subject": {"reference": "Patient/123"},
+            "effectivePeriod": {"start": "2024-03-01T08:00:00+01:00", "end": "2024-03-01T09:00:00+01:00"},
+            "valueQuantity": quantity(json!(150), "{steps}"),
+            "device": {"reference": WATCH_REF}
+        }),
+    );
+    assert_eq!(
+        ids_and_values(&resources[2..]),
+        [
+            (
+                "Patient/123/steps-hourly/2024-03-01T10:00:00+01:00/Watch6,1",
+                json!(20)
+            ),
+            (
+                "Patient/123/steps-hourly/2024-03-01T11:00:00+01:00/Watch6,1",
+                json!(30)
+            ),
+            ("Patient/123/steps-daily/2024-03-01", json!(200)),
+        ]
+    );
+    assert_eq!(summary.hourly_sums, 3);
+    assert_eq!(summary.late_samples, 0);
+}
+
+#[test]
+fn a_late_step_interval_stands_alone_and_still_counts_for_its_day() {
+    let (counts, resources, summary) = push_steps_one_by_one(&[
+        ("08:00:00", "08:05:00", 100.0),
+        ("08:30:00", "08:35:00", 50.0),
+        ("10:10:00", "10:15:00", 20.0),
+        ("11:00:00", "11:05:00", 30.0),
+        // 08:00 was closed by 11:00: this one is late and goes out on its own, now.
+        ("08:40:00", "08:45:00", 40.0),
+        // 09:00 is 2 h before 11:00, so still open: it joins its hour.
+        ("09:15:00", "09:20:00", 15.0),
+    ]);
+    assert_eq!(counts, [1, 1, 1, 2, 3, 3]);
+    // Its own interval key, so it never overwrites the 08:00 hour's sum of 150.
+    same(
+        &resources[2],
+        &json!({
+            "resourceType": "Observation",
+            "identifier": [{
+                "system": APPLE_IDS,
+                "value": "Patient/123/steps/2024-03-01T08:40:00+01:00/2024-03-01T08:45:00+01:00/Watch6,1"
+            }],
+            "status": "final",
+            "category": activity(),
+            "code": steps_code(),
+            "subject": {"reference": "Patient/123"},
+            "effectivePeriod": {"start": "2024-03-01T08:40:00+01:00", "end": "2024-03-01T08:45:00+01:00"},
+            "valueQuantity": quantity(json!(40), "{steps}"),
+            "device": {"reference": WATCH_REF}
+        }),
+    );
+    assert_eq!(
+        ids_and_values(&resources[1..]),
+        [
+            (
+                "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/Watch6,1",
+                json!(150)
+            ),
+            (
+                "Patient/123/steps/2024-03-01T08:40:00+01:00/2024-03-01T08:45:00+01:00/Watch6,1",
+                json!(40)
+            ),
+            (
+                "Patient/123/steps-hourly/2024-03-01T09:00:00+01:00/Watch6,1",
+                json!(15)
+            ),
+            (
+                "Patient/123/steps-hourly/2024-03-01T10:00:00+01:00/Watch6,1",
+                json!(20)
+            ),
+            (
+                "Patient/123/steps-hourly/2024-03-01T11:00:00+01:00/Watch6,1",
+                json!(30)
+            ),
+            // 100 + 50 + 20 + 30 + 40 + 15: the late interval counts for its day.
+            ("Patient/123/steps-daily/2024-03-01", json!(255)),
+        ]
+    );
+    assert_eq!(
+        summary,
+        AssemblySummary {
+            observations: [(Metric::Steps, 6)].into(),
+            devices: 1,
+            hourly_sums: 4,
+            daily_totals: 1,
+            late_samples: 1,
+            ..AssemblySummary::default()
+        }
+    );
 }
 
 #[test]
@@ -749,8 +1127,28 @@ fn a_vendor_daily_figure_wins_over_a_total_from_intervals() {
             "device": {"reference": "Device?identifier=https://healthos.dev/fhir/source/fitbit/device|Patient/123/2468013579"}
         }),
     );
+    // The interval without an offset stays its own Observation (no hour to put it in);
+    // the one at 09:00Z is its hour's sum.
+    assert_eq!(
+        ids_and_values(&resources[1..3]),
+        [
+            (
+                "Patient/123/distance/2024-03-01T08:00:00/2024-03-01T08:15:00/2468013579",
+                json!(1200)
+            ),
+            (
+                "Patient/123/distance-hourly/2024-03-01T09:00:00Z/2468013579",
+                json!(1300)
+            ),
+        ]
+    );
+    assert_eq!(
+        resources[2]["effectivePeriod"],
+        json!({"start": "2024-03-01T09:00:00Z", "end": "2024-03-01T10:00:00Z"})
+    );
     assert_eq!(summary.observations, [(Metric::Distance, 3)].into());
     assert_eq!(summary.daily_totals, 1);
+    assert_eq!(summary.hourly_sums, 1);
 }
 
 #[test]
@@ -860,11 +1258,13 @@ fn the_same_input_gives_the_same_output_twice() {
         [
             "Patient/123/Watch6,1",
             "Patient/123/iPhone14,2",
-            "Patient/123/steps/2024-03-01T08:05:00+01:00/2024-03-01T09:00:00+01:00/iPhone14,2",
             "Patient/123/blood-pressure/2024-03-01T08:02:00+01:00/Watch6,1",
-            "Patient/123/steps/2024-03-01T08:00:00+01:00/2024-03-01T09:00:00+01:00/Watch6,1",
             "Patient/123/body-weight/2024-03-01T07:00:00+01:00/Watch6,1",
+            // At finish: heart-rate hours, then activity hours by (metric, device key),
+            // then nights, then daily totals.
             "Patient/123/heart-rate-hourly/2024-03-01T08:00:00+01:00/Watch6,1",
+            "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/Watch6,1",
+            "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/iPhone14,2",
             "Patient/123/sleep/2024-03-01T23:00:00+01:00/Watch6,1",
             "Patient/123/steps-daily/2024-03-01",
         ]
@@ -900,9 +1300,17 @@ fn each_device_is_emitted_once_before_its_first_observation() {
     assert_eq!(devices.len(), 2);
     assert_eq!(summary.devices, 2);
     same(devices[0], &watch_device());
-    // The phone appears with the second sample, right before its first Observation.
+    // The phone appears with the second sample (its steps), whose hour is emitted only
+    // at finish.
     assert_eq!(resources[1]["deviceName"][0]["name"], "Ann's iPhone");
-    assert_eq!(resources[2]["device"]["reference"], PHONE_REF);
+    let phone_first = resources
+        .iter()
+        .find(|r| r["device"]["reference"] == PHONE_REF)
+        .unwrap();
+    assert_eq!(
+        phone_first["identifier"][0]["value"],
+        "Patient/123/steps-hourly/2024-03-01T08:00:00+01:00/iPhone14,2"
+    );
 }
 
 #[test]
