@@ -13,6 +13,7 @@ pub mod http;
 pub mod ingest;
 pub mod rest;
 pub mod store;
+pub mod twin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub search_params: Arc<custom_params::SearchParameters>,
     /// The SMART authorization server; `None` with `--auth off`.
     pub auth: Option<Arc<auth::AuthService>>,
+    /// Wakes this instance's twin worker when an import queued a patient.
+    pub twin_wake: Arc<tokio::sync::Notify>,
 }
 
 /// A server started by [`start`].
@@ -48,6 +51,8 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<()>,
     /// Re-reads the SearchParameters now and then (PostgreSQL only).
     refresher: Option<tokio::task::JoinHandle<()>>,
+    /// Computes queued twins.
+    twin_worker: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -56,6 +61,9 @@ impl RunningServer {
         if let Some(r) = &self.refresher {
             r.abort();
         }
+        // A computation cut short leaves its job claimed; another worker takes it when
+        // the lease runs out.
+        self.twin_worker.abort();
         let _ = self.shutdown.send(());
         let _ = self.task.await;
     }
@@ -98,12 +106,37 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         )),
         config::AuthMode::Off => None,
     };
+    let twin_wake = Arc::new(tokio::sync::Notify::new());
+    let twin_worker = {
+        let (store, search_params, wake) = (
+            Arc::clone(&store),
+            Arc::clone(&search_params),
+            Arc::clone(&twin_wake),
+        );
+        let base_url = base_url.clone();
+        tokio::spawn(async move {
+            let compute = |patient: String| {
+                let (store, params, base_url) = (
+                    Arc::clone(&store),
+                    search_params.current(),
+                    base_url.clone(),
+                );
+                async move {
+                    twin::recompute(store, params, &base_url, &patient, &clock::now_instant())
+                        .await
+                        .map(|_| ())
+                }
+            };
+            twin::jobs::work(Arc::clone(&store), wake, compute).await;
+        })
+    };
     let state = AppState {
         store,
         base_url: base_url.clone().into(),
         config: Arc::new(config),
         search_params,
         auth,
+        twin_wake,
     };
     let app = http::app(state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -122,5 +155,6 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         shutdown: tx,
         task,
         refresher,
+        twin_worker,
     })
 }

@@ -354,6 +354,9 @@ async fn import(
         fhir_server::ingest::wearable::import(&target, patient, source, file, &now, progress).await;
     ticker.abort();
     bar.finish_and_clear();
+    if result.is_ok() {
+        fhir_server::twin::jobs::enqueue(&*target.store, patient).await?;
+    }
     report(&file.display().to_string(), result)
 }
 
@@ -385,6 +388,9 @@ async fn sync(
     let result = fhir_server::ingest::ehr::sync(&target, &request, &now, pages).await;
     ticker.abort();
     spinner.finish_and_clear();
+    if result.is_ok() {
+        fhir_server::twin::jobs::enqueue(&*target.store, &request.patient_id).await?;
+    }
     report(&request.base_url, result)
 }
 

@@ -59,6 +59,7 @@ pub async fn import_wearable(
         Arc::new(AtomicU64::new(0)),
     )
     .await?;
+    queue_twin(&state, &id).await?;
     let outcome = summary.to_outcome(&format!("{} import for Patient/{id}", source.display()));
     value_response(StatusCode::OK, &outcome, &neg)
 }
@@ -77,11 +78,20 @@ pub async fn sync_ehr(
     let request = sync_request(&id, &parameters)?;
     let target = ingest_target(&state, caller);
     let summary = ehr::sync(&target, &request, &clock::now_instant(), Arc::default()).await?;
+    queue_twin(&state, &id).await?;
     let outcome = summary.to_outcome(&format!(
         "EHR sync from {} for Patient/{id}",
         request.base_url
     ));
     value_response(StatusCode::OK, &outcome, &neg)
+}
+
+/// Queues the patient's twin for recomputation (the import committed) and wakes the
+/// worker.
+async fn queue_twin(state: &AppState, patient_id: &str) -> Result<(), ApiError> {
+    crate::twin::jobs::enqueue(&*state.store, patient_id).await?;
+    state.twin_wake.notify_one();
+    Ok(())
 }
 
 fn ingest_target(state: &AppState, caller: Caller) -> IngestTarget {

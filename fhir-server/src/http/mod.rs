@@ -9,6 +9,7 @@ pub mod handlers;
 pub mod imports;
 pub mod negotiate;
 pub mod respond;
+pub mod twin;
 
 use std::time::Duration;
 
@@ -71,6 +72,15 @@ fn fhir_routes() -> Router<AppState> {
         .route(
             "/Patient/{id}/$sync-ehr",
             axum::routing::post(imports::sync_ehr),
+        )
+        .route("/Patient/{id}/$twin", get(twin::twin))
+        .route(
+            "/Patient/{id}/$twin-rebuild",
+            axum::routing::post(twin::twin_rebuild),
+        )
+        .route(
+            "/Flag/{id}/$acknowledge",
+            axum::routing::post(twin::acknowledge),
         )
         .route("/{res_type}/{id}/_history/{vid}", get(h::vread))
         .method_not_allowed_fallback(method_not_allowed)

@@ -2,6 +2,7 @@
 //! with `--features postgres-tests` also on a fresh PostgreSQL database.
 
 mod support;
+mod twin;
 
 mod auth_store;
 mod bundles;
