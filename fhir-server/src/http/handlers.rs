@@ -21,7 +21,7 @@ use crate::rest::interactions::{self, is_valid_id};
 use crate::store::{self, HistoryScope};
 
 /// Checks the type and id path segments (404 for an unknown type, 400 for a bad id).
-fn check_path(res_type: &str, id: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn check_path(res_type: &str, id: Option<&str>) -> Result<(), ApiError> {
     if !fhir_model::definitions::is_resource_type(res_type) {
         return Err(ApiError::not_found(format!(
             "Unknown resource type '{res_type}'"

@@ -26,6 +26,7 @@ use mappers::wearable::Source;
 use tokio::io::AsyncWriteExt;
 
 use super::body::FhirBody;
+use super::handlers::check_path;
 use super::negotiate::{Negotiated, QueryPairs};
 use super::respond::value_response;
 use crate::AppState;
@@ -44,12 +45,10 @@ pub async fn import_wearable(
     neg: Negotiated,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if !crate::rest::interactions::is_valid_id(&id) {
-        return Err(ApiError::not_found(format!("'{id}' is not a valid id")));
-    }
+    check_path("Patient", Some(&id))?;
     let source = source_param(&query)?;
     let file = spool(body, state.config.max_import_bytes).await?;
-    let target = ingest_target(&state, caller);
+    let target = IngestTarget::of(&state, caller);
     let summary = wearable::import(
         &target,
         &id,
@@ -72,11 +71,9 @@ pub async fn sync_ehr(
     neg: Negotiated,
     FhirBody(parameters): FhirBody,
 ) -> Result<Response, ApiError> {
-    if !crate::rest::interactions::is_valid_id(&id) {
-        return Err(ApiError::not_found(format!("'{id}' is not a valid id")));
-    }
+    check_path("Patient", Some(&id))?;
     let request = sync_request(&id, &parameters)?;
-    let target = ingest_target(&state, caller);
+    let target = IngestTarget::of(&state, caller);
     let summary = ehr::sync(&target, &request, &clock::now_instant(), Arc::default()).await?;
     queue_twin(&state, &id).await?;
     let outcome = summary.to_outcome(&format!(
@@ -92,15 +89,6 @@ async fn queue_twin(state: &AppState, patient_id: &str) -> Result<(), ApiError> 
     crate::twin::jobs::enqueue(&*state.store, patient_id).await?;
     state.twin_wake.notify_one();
     Ok(())
-}
-
-fn ingest_target(state: &AppState, caller: Caller) -> IngestTarget {
-    IngestTarget {
-        store: Arc::clone(&state.store),
-        params: state.search_params.current(),
-        base_url: state.base_url.to_string(),
-        caller,
-    }
 }
 
 /// Reads the `$sync-ehr` Parameters.

@@ -15,6 +15,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use smart_auth::Interaction;
 
+use super::handlers::check_path;
 use super::negotiate::Negotiated;
 use super::respond::value_response;
 use crate::AppState;
@@ -22,24 +23,6 @@ use crate::auth::access::Caller;
 use crate::clock;
 use crate::error::ApiError;
 use crate::ingest::IngestTarget;
-use crate::rest::interactions::is_valid_id;
-
-fn target(state: &AppState, caller: Caller) -> IngestTarget {
-    IngestTarget {
-        store: Arc::clone(&state.store),
-        params: state.search_params.current(),
-        base_url: state.base_url.to_string(),
-        caller,
-    }
-}
-
-fn check_id(id: &str) -> Result<(), ApiError> {
-    if is_valid_id(id) {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(format!("'{id}' is not a valid id")))
-    }
-}
 
 /// `GET Patient/[id]/$twin`.
 pub async fn twin(
@@ -48,8 +31,8 @@ pub async fn twin(
     Path(id): Path<String>,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
-    check_id(&id)?;
-    let bundle = crate::twin::twin_bundle(&target(&state, caller), &id).await?;
+    check_path("Patient", Some(&id))?;
+    let bundle = crate::twin::twin_bundle(&IngestTarget::of(&state, caller), &id).await?;
     value_response(StatusCode::OK, &bundle, &neg)
 }
 
@@ -61,7 +44,7 @@ pub async fn twin_rebuild(
     Path(id): Path<String>,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
-    check_id(&id)?;
+    check_path("Patient", Some(&id))?;
     let params = state.search_params.current();
     for res_type in ["Observation", "Flag", "DetectedIssue"] {
         caller.reach(res_type, Interaction::Update, &params, &state.base_url)?;
@@ -78,7 +61,7 @@ pub async fn twin_rebuild(
         &clock::now_instant(),
     )
     .await?;
-    let bundle = crate::twin::twin_bundle(&target(&state, caller), &id).await?;
+    let bundle = crate::twin::twin_bundle(&IngestTarget::of(&state, caller), &id).await?;
     value_response(StatusCode::OK, &bundle, &neg)
 }
 
@@ -90,7 +73,7 @@ pub async fn acknowledge(
     Path(id): Path<String>,
     neg: Negotiated,
 ) -> Result<Response, ApiError> {
-    check_id(&id)?;
+    check_path("Flag", Some(&id))?;
     let params = state.search_params.current();
     let reach = caller.reach("Flag", Interaction::Read, &params, &state.base_url)?;
     let stored = match state.store.read("Flag", &id).await? {

@@ -122,12 +122,16 @@ pub async fn sync(
     let (provenance_base, recorded, vendor) = (base.clone(), now.to_owned(), request.vendor.name());
     let patient_for_provenance = patient_ref.clone();
     let mut writer = ChunkWriter::new(target.clone(), move |targets| {
-        sync_provenance(
-            &provenance_base,
-            vendor,
-            &patient_for_provenance,
+        let source = json!({
+            "identifier": {"system": DATA_SOURCE_SYSTEM, "value": provenance_base},
+            "display": format!("{vendor} FHIR server {provenance_base}")
+        });
+        super::chunk_provenance(
             &recorded,
             targets,
+            "HealthOS EHR sync",
+            Some(&patient_for_provenance),
+            Some(source),
         )
     });
     for res_type in &request.types {
@@ -413,34 +417,4 @@ async fn last_sync(
         .and_then(|s| s.content.as_deref())
         .and_then(|text| serde_json::from_str::<Value>(text).ok())
         .and_then(|p| p["recorded"].as_str().map(str::to_owned)))
-}
-
-/// The Provenance of one stored chunk of a sync.
-fn sync_provenance(
-    base: &str,
-    vendor: &str,
-    patient: &str,
-    recorded: &str,
-    targets: &[String],
-) -> Value {
-    let targets: Vec<Value> = targets.iter().map(|t| json!({"reference": t})).collect();
-    json!({
-        "resourceType": "Provenance",
-        "target": targets,
-        "recorded": recorded,
-        "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE"}]},
-        "agent": [
-            {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler"}]},
-             "who": {"display": "HealthOS EHR sync"}},
-            {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "informant"}]},
-             "who": {"reference": patient}}
-        ],
-        "entity": [{
-            "role": "source",
-            "what": {
-                "identifier": {"system": DATA_SOURCE_SYSTEM, "value": base},
-                "display": format!("{vendor} FHIR server {base}")
-            }
-        }]
-    })
 }

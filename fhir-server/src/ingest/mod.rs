@@ -52,6 +52,48 @@ pub struct IngestTarget {
     pub caller: Caller,
 }
 
+impl IngestTarget {
+    /// The server's store and search parameters, as `caller`.
+    pub fn of(state: &crate::AppState, caller: Caller) -> IngestTarget {
+        IngestTarget {
+            store: Arc::clone(&state.store),
+            params: state.search_params.current(),
+            base_url: state.base_url.to_string(),
+            caller,
+        }
+    }
+}
+
+/// The [Provenance](https://hl7.org/fhir/R4/provenance.html) of one stored chunk:
+/// `targets` (the versions written), `recorded`, activity v3-DataOperation `UPDATE`, the
+/// HealthOS component that wrote them as `assembler`, the patient (when given) as
+/// `informant`, and the data source (when given) as the `source` entity.
+pub fn chunk_provenance(
+    recorded: &str,
+    targets: &[String],
+    assembler: &str,
+    informant: Option<&str>,
+    source: Option<Value>,
+) -> Value {
+    let participant = |code: &str| json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": code}]});
+    let mut agents = vec![json!({"type": participant("assembler"), "who": {"display": assembler}})];
+    if let Some(patient) = informant {
+        agents.push(json!({"type": participant("informant"), "who": {"reference": patient}}));
+    }
+    let targets: Vec<Value> = targets.iter().map(|t| json!({"reference": t})).collect();
+    let mut provenance = json!({
+        "resourceType": "Provenance",
+        "target": targets,
+        "recorded": recorded,
+        "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE"}]},
+        "agent": agents
+    });
+    if let Some(what) = source {
+        provenance["entity"] = json!([{"role": "source", "what": what}]);
+    }
+    provenance
+}
+
 /// What an import did, for the closing summary (CLI) and the OperationOutcome (server).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestSummary {

@@ -6,7 +6,9 @@
 //!   queued patients. `POST Patient/[id]/$twin-rebuild` computes at once.
 //! * **What is read.** Only the Observations the engine uses (by code: resting heart rate,
 //!   sleep, daily steps, SpO2, respiratory rate, HRV, temperature deviation, glucose, blood
-//!   pressure) and medication records, from the last [`WINDOW_DAYS`] days before the
+//!   pressure) and medication records, from the engine's look-back
+//!   (`twin::config::Config::lookback_days`: the longest baseline window plus the longest
+//!   run a detector judges against it) before the
 //!   patient's newest data: a new day of data costs work proportional to that window, not
 //!   to the whole history. The twin's own Observations (tagged with its model) are not
 //!   read back.
@@ -30,10 +32,6 @@ use crate::error::ApiError;
 use crate::ingest::{ChunkWriter, IngestSummary, IngestTarget};
 use crate::rest::criteria::{parse_criteria_with, parse_sort};
 use crate::store::{ResourceStore, SearchQuery, StoredResource};
-
-/// Days of data read before the newest: the longest baseline window (180 days) plus the
-/// longest run a detector looks back over, with room.
-pub const WINDOW_DAYS: i64 = 210;
 
 /// The twin's tag on everything it writes (`meta.tag`).
 pub const MODEL_TAG_SYSTEM: &str = twin::fhir::MODEL_SYSTEM;
@@ -111,7 +109,8 @@ pub async fn recompute(
     publish_code_systems(&target).await?;
     let recorded = now.to_owned();
     let mut writer = ChunkWriter::new(target.clone(), move |targets| {
-        provenance(&recorded, targets)
+        let assembler = format!("HealthOS digital twin, model {}", twin::MODEL_VERSION);
+        crate::ingest::chunk_provenance(&recorded, targets, &assembler, None, None)
     });
     for resource in resources {
         let url = update_url(&resource);
@@ -131,7 +130,8 @@ fn update_url(resource: &Value) -> String {
     )
 }
 
-/// The input Observations (newest [`WINDOW_DAYS`] days of data) and medication records.
+/// The input Observations (the engine's look-back before the newest data) and medication
+/// records.
 async fn read_inputs(target: &IngestTarget, patient: &str) -> Result<Vec<Value>, ApiError> {
     let codes = INPUT_CODES.join(",");
     let base = [
@@ -146,7 +146,8 @@ async fn read_inputs(target: &IngestTarget, patient: &str) -> Result<Vec<Value>,
     let Some(latest) = newest.first().and_then(effective_day) else {
         return Ok(Vec::new());
     };
-    let from = twin::baseline::add_days(&latest, -WINDOW_DAYS).unwrap_or(latest);
+    let lookback = i64::from(twin::config::Config::default().lookback_days());
+    let from = twin::baseline::add_days(&latest, -lookback).unwrap_or(latest);
     let mut pairs = base.to_vec();
     pairs.push(("date".to_owned(), format!("ge{from}")));
     let mut inputs = search(target, "Observation", &pairs, None, usize::MAX).await?;
@@ -232,21 +233,6 @@ async fn stored_by_identifier(
         .await?
         .into_iter()
         .next())
-}
-
-/// The Provenance of a chunk of twin results.
-fn provenance(recorded: &str, targets: &[String]) -> Value {
-    let targets: Vec<Value> = targets.iter().map(|t| json!({"reference": t})).collect();
-    json!({
-        "resourceType": "Provenance",
-        "target": targets,
-        "recorded": recorded,
-        "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE"}]},
-        "agent": [{
-            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler"}]},
-            "who": {"display": format!("HealthOS digital twin, model {}", twin::MODEL_VERSION)}
-        }]
-    })
 }
 
 /// Stores the twin's CodeSystems the first time the twin writes anything (by conditional
