@@ -18,12 +18,15 @@
 //! * **Coverage** is `count / W`: a 180-day baseline from 20 days of data is stable (14+
 //!   days) but covers 11 % of its window, and says so.
 //! * **Dates** are civil days (`YYYY-MM-DD`) turned into day numbers by
-//!   [`day_number`] (Howard Hinnant's `days_from_civil`); the crate has no date library
-//!   and needs none: it never deals with times of day or time zones.
+//!   [`day_number`] with the calendar arithmetic of `mappers` (Howard Hinnant's
+//!   `days_from_civil`), which wrote those dates; no date library is needed: the twin
+//!   never deals with times of day or time zones.
 //!
 //! The detectors use the same statistics through [`reference()`] (and a crate-internal
 //! variant that leaves out the days of episodes, so an illness does not raise its own
 //! baseline).
+
+use mappers::wearable::calendar;
 
 use crate::config::Config;
 use crate::{DailyValue, Day, Metric, PersonSeries};
@@ -32,70 +35,16 @@ use crate::{DailyValue, Day, Metric, PersonSeries};
 /// distributed data.
 pub const MAD_TO_SD: f64 = 1.4826;
 
-/// Day number of a civil date (days since 1970-01-01), proleptic Gregorian.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date `(year, month, day)` of a day number; the inverse of
-/// [`days_from_civil`].
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are in range by construction (1..=31, 1..=12).
-    (
-        year,
-        u32::try_from(month).unwrap_or(1),
-        u32::try_from(day).unwrap_or(1),
-    )
-}
-
-/// The day number of `YYYY-MM-DD` (only the first 10 characters are read, so a dateTime
-/// gives its local date); `None` when it is not a valid date.
+/// The day number (days since 1970-01-01, proleptic Gregorian) of `YYYY-MM-DD`; only the
+/// first 10 characters are read, so a dateTime gives its local date. `None` when it is
+/// not a valid date.
 pub fn day_number(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        let part = text.get(range)?;
-        if !part.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
-    };
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day == 0 || day > month_days {
-        return None;
-    }
-    Some(days_from_civil(i64::from(year), month, day))
+    text.get(..10).and_then(calendar::parse_date)
 }
 
 /// The `YYYY-MM-DD` text of a day number.
 pub fn day_text(days: i64) -> Day {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    calendar::format_date(days)
 }
 
 /// `day` moved by `delta` days; `None` when `day` is not a date.

@@ -13,6 +13,12 @@
 //! shifts the level slightly would look like a change). An episode opens on the Nth
 //! consecutive qualifying day (`*_days`) and closes after [`Config::recovery_days`] days
 //! back within [`Config::recovery_z`] robust SDs of the baseline.
+//!
+//! Resting heart rate, the illness alert, has a second and lower bar: a day on which a
+//! sign of infection shows too (skin temperature or respiratory rate up) qualifies from
+//! [`Config::corroborated_resting_heart_rate_z`], and fewer such days open the episode.
+//! The defaults were tuned on the synthetic cohort of [`crate::evaluate`] (seed 7) and
+//! checked on other seeds; they sit on a broad plateau, not a peak.
 
 use std::collections::BTreeMap;
 
@@ -69,9 +75,25 @@ pub struct Config {
     /// skipped (neither counts nor breaks), because hard exercise raises the next
     /// morning's resting HR. `None` switches the guard off.
     pub training_guard_z: Option<f64>,
+    /// Resting-HR z (robust SDs above baseline) at which a day *with a sign of infection*
+    /// qualifies (1.0). An infection raises resting HR together with skin temperature
+    /// and respiratory rate; the benign reasons for a raised resting HR (a hard training
+    /// block, travel, a short night, a new device) raise neither. So a resting HR only
+    /// moderately up is credible when one of them is up the same day, while resting HR
+    /// alone must reach [`Config::z_threshold`].
+    pub corroborated_resting_heart_rate_z: f64,
+    /// Consecutive corroborated days that open a resting-HR episode (2), against
+    /// [`Config::resting_heart_rate_days`] for resting HR alone: the signs make the run
+    /// credible a day earlier.
+    pub corroborated_resting_heart_rate_days: usize,
     /// Skin-temperature deviation (`Cel`, already relative to the person's norm) at or
-    /// above which it corroborates an elevated resting HR (0.5).
+    /// above which it is a sign of infection (0.3: about twice the night-to-night noise
+    /// of wrist temperature; a fever shows as several tenths).
     pub temperature_deviation_threshold: f64,
+    /// Respiratory rate at or above this many robust SDs over its baseline is a sign of
+    /// infection (1.5: faster breathing at rest comes early in an infection; below the
+    /// alert threshold of 2 because it only corroborates, never alerts on its own).
+    pub respiratory_rate_z: f64,
     /// SpO2 (the day's lowest reading, `%`) below which a day qualifies (92): below the
     /// usual 92–94 % lower limit of normal at rest. The day must also lie
     /// [`Config::z_threshold`] robust SDs below the person's baseline, so someone who
@@ -146,7 +168,10 @@ impl Default for Config {
             activity_days: 3,
             hrv_days: 3,
             training_guard_z: Some(2.0),
-            temperature_deviation_threshold: 0.5,
+            corroborated_resting_heart_rate_z: 1.0,
+            corroborated_resting_heart_rate_days: 2,
+            temperature_deviation_threshold: 0.3,
+            respiratory_rate_z: 1.5,
             spo2_floor: 92.0,
             spo2_days: 2,
             bp_mean_days: 7,
@@ -235,6 +260,17 @@ mod tests {
         assert_eq!((c.glucose_low, c.glucose_high), (70.0, 180.0));
         assert_eq!(c.missed_dose_days, 2);
         assert_eq!((c.recovery_z, c.recovery_days), (1.0, 2));
+        assert_eq!(
+            (
+                c.corroborated_resting_heart_rate_z,
+                c.corroborated_resting_heart_rate_days
+            ),
+            (1.0, 2)
+        );
+        assert_eq!(
+            (c.temperature_deviation_threshold, c.respiratory_rate_z),
+            (0.3, 1.5)
+        );
     }
 
     #[test]

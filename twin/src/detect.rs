@@ -13,7 +13,9 @@
 //!
 //! * **Runs.** The first qualifying day starts a run; a day that does not qualify breaks
 //!   it; the Nth qualifying day (`Config::*_days`) opens an episode starting on the run's
-//!   first day, with those days as evidence. It is *opened on* the Nth day
+//!   first day, with those days as evidence. Resting HR also has *corroborated* days
+//!   (qualifying at a lower z because a sign of infection shows the same day), and fewer
+//!   of them open an episode ([`Config::corroborated_resting_heart_rate_days`]). It is *opened on* the Nth day
 //!   ([`Episode::opened_on`]): the detection is causal, so a run over the whole history
 //!   opens each episode on the same day an incremental run would have.
 //! * **Missing days** neither count nor break a run (a watch on the charger, a trip
@@ -33,7 +35,7 @@
 //!
 //! | detector | qualifies | N | severity | recommendation |
 //! |---|---|---|---|---|
-//! | elevated resting HR | z ≥ 2 above baseline (days after unusually many steps skipped) | 3 | low; moderate with HRV suppression or temperature deviation on the episode's days | rest; telehealth check-in when corroborated |
+//! | elevated resting HR | z ≥ 2 above baseline, or z ≥ 1 with a sign of infection the same day: skin temperature deviation ≥ 0.3 °C or respiratory rate z ≥ 1.5 (days after unusually many steps skipped) | 3, or 2 corroborated | low; moderate with HRV suppression, temperature deviation or raised respiratory rate on the episode's days | rest; telehealth check-in when corroborated |
 //! | sleep degradation | minutes asleep z ≤ −2 | 3 nights | low | lifestyle adjustment |
 //! | activity drop | steps z ≤ −2 | 3 | low | lifestyle adjustment |
 //! | low SpO2 | day's lowest < 92 % and z ≤ −2 | 2 | high | telehealth check-in |
@@ -46,7 +48,10 @@
 //! N; a device swap that shifts a level slightly stays within the robust threshold and
 //! its floor, and the baseline follows the new level within weeks; travel without data
 //! neither counts nor breaks; a hard training block skips resting-HR days after high
-//! step counts.
+//! step counts. None of them brings fever or faster breathing, so none gets the lower
+//! bar of a corroborated resting HR; an infection usually does, which is why the
+//! resting-HR episode is the engine's illness alert and carries the HRV, temperature and
+//! respiratory-rate evidence of its days (HRV suppression alone is a stress indicator).
 //!
 //! # Cost
 //!
@@ -58,6 +63,8 @@
 //! detector and start day, so the same episode found again is the same Flag.
 
 use std::collections::BTreeSet;
+
+use mappers::wearable::fhir::decimal_text;
 
 use crate::baseline::{Stat, day_number, day_text, window_stat};
 use crate::config::Config;
@@ -129,7 +136,7 @@ impl Detector {
     pub fn definition(self) -> &'static str {
         match self {
             Detector::ElevatedRestingHeartRate => {
-                "Resting heart rate at least 2 robust standard deviations above the person's 30-day median on 3 consecutive days with data."
+                "Resting heart rate at least 2 robust standard deviations above the person's 30-day median on 3 consecutive days with data, or at least 1 robust standard deviation above it on 2 consecutive days that each show a sign of infection (skin temperature deviation of at least 0.3 °C, or respiratory rate at least 1.5 robust standard deviations above its median)."
             }
             Detector::SleepDegradation => {
                 "Minutes asleep at least 2 robust standard deviations below the person's 30-day median on 3 consecutive nights with data."
@@ -325,38 +332,37 @@ pub fn detect(series: &PersonSeries, config: &Config) -> Vec<Episode> {
     let tracks = Tracks::of(series);
     let mut out = Vec::new();
     out.extend(resting_heart_rate(&tracks, config));
-    for (detector, metric, n, recommendation) in [
+    let below_baseline = [
         (
             Detector::SleepDegradation,
-            Metric::SleepDuration,
+            Some(Metric::SleepDuration),
             config.sleep_nights,
             Recommendation::LifestyleAdjustment,
         ),
         (
             Detector::ActivityDrop,
-            Metric::Steps,
+            Some(Metric::Steps),
             config.activity_days,
             Recommendation::LifestyleAdjustment,
         ),
-    ] {
-        out.extend(deviation_episodes(
-            &tracks,
-            detector,
-            metric,
-            n,
-            recommendation,
-            config,
-        ));
-    }
-    if let Some(hrv) = tracks.hrv_metric() {
-        out.extend(deviation_episodes(
-            &tracks,
+        (
             Detector::HrvSuppression,
-            hrv,
+            tracks.hrv_metric(),
             config.hrv_days,
             Recommendation::Rest,
-            config,
-        ));
+        ),
+    ];
+    for (detector, metric, n, recommendation) in below_baseline {
+        if let Some(metric) = metric {
+            out.extend(below_baseline_episodes(
+                &tracks,
+                detector,
+                metric,
+                n,
+                recommendation,
+                config,
+            ));
+        }
     }
     out.extend(oxygen_saturation(&tracks, config));
     out.extend(blood_pressure(&tracks, config));
@@ -436,6 +442,23 @@ impl<'a> Track<'a> {
         .filter(|s| s.count >= min.max(1))
     }
 
+    /// The reference a detector judges a day against: [`Config::detection_window`] days
+    /// ending before `end`, without the excluded ranges, when it has at least
+    /// [`Config::detection_min_days`] values.
+    fn detection_reference(
+        &self,
+        end: i64,
+        excluded: &[(i64, i64)],
+        config: &Config,
+    ) -> Option<Stat> {
+        self.reference(
+            end,
+            config.detection_window,
+            excluded,
+            config.detection_min_days,
+        )
+    }
+
     fn at(&self, day: i64) -> Option<usize> {
         self.days.binary_search(&day).ok()
     }
@@ -443,6 +466,16 @@ impl<'a> Track<'a> {
     /// Indices of the values with day in `[from, to]`.
     fn between(&self, from: i64, to: i64) -> std::ops::Range<usize> {
         self.days.partition_point(|d| *d < from)..self.days.partition_point(|d| *d <= to)
+    }
+
+    /// The values at `indices`.
+    fn values_at(&self, indices: &[usize]) -> Vec<f64> {
+        indices.iter().map(|i| self.values[*i]).collect()
+    }
+
+    /// The daily values at `indices`, as evidence.
+    fn evidence(&self, indices: &[usize]) -> Vec<DailyValue> {
+        indices.iter().map(|i| self.items[*i].clone()).collect()
     }
 }
 
@@ -484,10 +517,32 @@ impl<'a> Tracks<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
     Qualifies,
+    /// Qualifies with corroborating signs (resting HR: fever or fast breathing the same
+    /// day); enough such days open an episode sooner ([`Opening::corroborated`]).
+    Corroborated,
     Recovered,
     Between,
     /// Treated like a missing day.
     Skip,
+}
+
+/// How many qualifying days of a run open an episode.
+#[derive(Debug, Clone, Copy)]
+struct Opening {
+    /// Qualifying days, corroborated or not.
+    qualifying: usize,
+    /// Corroborated days (fewer, when a detector has corroboration).
+    corroborated: usize,
+}
+
+impl Opening {
+    /// `n` qualifying days, corroborated or not.
+    fn after(n: usize) -> Opening {
+        Opening {
+            qualifying: n,
+            corroborated: n,
+        }
+    }
 }
 
 /// An episode as the runner finds it: indices into the detector's days.
@@ -508,19 +563,25 @@ impl Raw {
 
 enum State {
     Idle,
-    Run(Vec<usize>),
-    Open { raw: Raw, recovery: Vec<usize> },
+    /// Qualifying days so far, and how many of them were corroborated.
+    Run {
+        run: Vec<usize>,
+        corroborated: usize,
+    },
+    Open {
+        raw: Raw,
+        recovery: Vec<usize>,
+    },
 }
 
 /// The run/episode state machine of the module docs. `judge(i, reference_end, excluded)`
 /// gives day `i`'s verdict against the reference ending before `reference_end`.
 fn run(
     days: &[i64],
-    n: usize,
+    opening: Opening,
     config: &Config,
     mut judge: impl FnMut(usize, i64, &[(i64, i64)]) -> Verdict,
 ) -> Vec<Raw> {
-    let n = n.max(1);
     let mut raws: Vec<Raw> = Vec::new();
     let mut excluded_ranges: Vec<(i64, i64)> = Vec::new();
     let mut state = State::Idle;
@@ -528,7 +589,7 @@ fn run(
     for (i, &day) in days.iter().enumerate() {
         if previous.is_some_and(|p| day - p > i64::from(config.max_gap_days) + 1) {
             match &mut state {
-                State::Run(_) => state = State::Idle,
+                State::Run { .. } => state = State::Idle,
                 State::Open { recovery, .. } => recovery.clear(),
                 State::Idle => {}
             }
@@ -536,20 +597,33 @@ fn run(
         previous = Some(day);
         let reference_end = match &state {
             State::Idle => day,
-            State::Run(run) => days[run[0]],
+            State::Run { run, .. } => days[run[0]],
             State::Open { raw, .. } => raw.start,
         };
         let verdict = judge(i, reference_end, &excluded_ranges);
+        let corroboration = usize::from(verdict == Verdict::Corroborated);
         state = match (std::mem::replace(&mut state, State::Idle), verdict) {
             (s, Verdict::Skip) => s,
-            (State::Idle, Verdict::Qualifies) => State::Run(vec![i]),
+            (State::Idle, Verdict::Qualifies | Verdict::Corroborated) => State::Run {
+                run: vec![i],
+                corroborated: corroboration,
+            },
             (State::Idle, _) => State::Idle,
-            (State::Run(mut run), Verdict::Qualifies) => {
+            (
+                State::Run {
+                    mut run,
+                    corroborated,
+                },
+                Verdict::Qualifies | Verdict::Corroborated,
+            ) => {
                 run.push(i);
-                State::Run(run)
+                State::Run {
+                    run,
+                    corroborated: corroborated + corroboration,
+                }
             }
-            (State::Run(_), _) => State::Idle,
-            (State::Open { mut raw, .. }, Verdict::Qualifies) => {
+            (State::Run { .. }, _) => State::Idle,
+            (State::Open { mut raw, .. }, Verdict::Qualifies | Verdict::Corroborated) => {
                 raw.days.push(i);
                 State::Open {
                     raw,
@@ -579,8 +653,9 @@ fn run(
                 }
             }
         };
-        if let State::Run(run) = &state
-            && run.len() >= n
+        if let State::Run { run, corroborated } = &state
+            && (run.len() >= opening.qualifying.max(1)
+                || *corroborated >= opening.corroborated.max(1))
         {
             state = State::Open {
                 raw: Raw {
@@ -599,9 +674,8 @@ fn run(
     raws
 }
 
-/// The z verdict of a value against a reference, in `direction` (+1 above, −1 below).
-fn z_verdict(stat: &Stat, value: f64, direction: f64, floor: f64, config: &Config) -> Verdict {
-    let z = direction * stat.z(value, floor);
+/// The verdict of a day `z` robust SDs beyond the baseline in the detector's direction.
+fn z_verdict(z: f64, config: &Config) -> Verdict {
     if z >= config.z_threshold {
         Verdict::Qualifies
     } else if z <= config.recovery_z {
@@ -611,30 +685,28 @@ fn z_verdict(stat: &Stat, value: f64, direction: f64, floor: f64, config: &Confi
     }
 }
 
-/// Runs a baseline-deviation rule over one metric; gives each raw episode with its frozen
-/// reference.
+/// A raw episode with the reference it was judged against (frozen at its start) and the
+/// ranges of earlier episodes that reference leaves out.
+struct Judged {
+    raw: Raw,
+    stat: Option<Stat>,
+    excluded: Vec<(i64, i64)>,
+}
+
+/// Runs a baseline-deviation rule over one metric: `verdict(i, reference, reference_end,
+/// excluded)` judges day `i` against its detection reference (days without one are
+/// skipped).
 fn deviation_raws(
     track: &Track<'_>,
-    direction: f64,
-    n: usize,
+    opening: Opening,
     config: &Config,
-    metric: Metric,
-    skip: impl Fn(i64) -> bool,
-) -> Vec<(Raw, Option<Stat>)> {
-    let floor = config.spread_floor(metric);
-    let raws = run(&track.days, n, config, |i, end, excluded| {
-        if skip(track.days[i]) {
-            return Verdict::Skip;
-        }
-        match track.reference(
-            end,
-            config.detection_window,
-            excluded,
-            config.detection_min_days,
-        ) {
-            Some(stat) => z_verdict(&stat, track.values[i], direction, floor, config),
-            None => Verdict::Skip,
-        }
+    verdict: impl Fn(usize, &Stat, i64, &[(i64, i64)]) -> Verdict,
+) -> Vec<Judged> {
+    let raws = run(&track.days, opening, config, |i, end, excluded| match track
+        .detection_reference(end, excluded, config)
+    {
+        Some(stat) => verdict(i, &stat, end, excluded),
+        None => Verdict::Skip,
     });
     with_references(raws, |start, excluded| {
         track.reference(start, config.detection_window, excluded, 1)
@@ -646,15 +718,19 @@ fn deviation_raws(
 fn with_references(
     raws: Vec<Raw>,
     reference: impl Fn(i64, &[(i64, i64)]) -> Option<Stat>,
-) -> Vec<(Raw, Option<Stat>)> {
+) -> Vec<Judged> {
     let mut before: Vec<(i64, i64)> = Vec::new();
     raws.into_iter()
         .map(|raw| {
-            let stat = reference(raw.start, &before);
-            if let Some(end) = raw.resolved_on {
-                before.push((raw.start, end - 1));
+            let judged = Judged {
+                stat: reference(raw.start, &before),
+                excluded: before.clone(),
+                raw,
+            };
+            if let Some(end) = judged.raw.resolved_on {
+                before.push((judged.raw.start, end - 1));
             }
-            (raw, stat)
+            judged
         })
         .collect()
 }
@@ -684,7 +760,32 @@ fn episode(
     }
 }
 
-fn deviation_episodes(
+/// "resting HR 68, 71, 70 /min on 3 consecutive days vs baseline 58 ± 2 /min (30-day
+/// median ± robust SD)": the run's values against the baseline.
+fn deviation_detail(
+    track: &Track<'_>,
+    metric: Metric,
+    judged: &Judged,
+    noun: &str,
+    config: &Config,
+) -> String {
+    format!(
+        "{} {} on {}{}",
+        metric.label(),
+        list(metric, &track.values_at(&judged.raw.days)),
+        run_phrase(&judged.raw, &track.days, noun),
+        versus(
+            metric,
+            judged.stat.as_ref(),
+            config.spread_floor(metric),
+            config.detection_window
+        )
+    )
+}
+
+/// Sleep, activity and HRV: `metric` [`Config::z_threshold`] robust SDs below baseline on
+/// `n` days.
+fn below_baseline_episodes(
     tracks: &Tracks<'_>,
     detector: Detector,
     metric: Metric,
@@ -694,43 +795,103 @@ fn deviation_episodes(
 ) -> Vec<Episode> {
     let track = tracks.get(metric);
     let floor = config.spread_floor(metric);
-    deviation_raws(track, -1.0, n, config, metric, |_| false)
-        .into_iter()
-        .map(|(raw, stat)| {
-            let values: Vec<f64> = raw.days.iter().map(|i| track.values[*i]).collect();
-            let noun = if metric == Metric::SleepDuration {
-                "nights"
-            } else {
-                "days"
-            };
-            let detail = format!(
-                "{} {} on {}{}",
-                metric.label(),
-                list(metric, &values),
-                run_phrase(&raw, &track.days, noun),
-                versus(metric, stat.as_ref(), floor, config.detection_window)
-            );
-            episode(
-                detector,
-                Some(metric),
-                &raw,
-                &track.days,
-                evidence(track, &raw.days),
-                Severity::Low,
-                recommendation,
-                detail,
-            )
-        })
-        .collect()
+    let noun = if metric == Metric::SleepDuration {
+        "nights"
+    } else {
+        "days"
+    };
+    deviation_raws(track, Opening::after(n), config, |i, stat, _, _| {
+        z_verdict(-stat.z(track.values[i], floor), config)
+    })
+    .into_iter()
+    .map(|judged| {
+        episode(
+            detector,
+            Some(metric),
+            &judged.raw,
+            &track.days,
+            track.evidence(&judged.raw.days),
+            Severity::Low,
+            recommendation,
+            deviation_detail(track, metric, &judged, noun, config),
+        )
+    })
+    .collect()
 }
 
-fn evidence(track: &Track<'_>, indices: &[usize]) -> Vec<DailyValue> {
-    indices.iter().map(|i| track.items[*i].clone()).collect()
+/// The signs of an infection that corroborate a raised resting HR (see
+/// [`Config::corroborated_resting_heart_rate_z`]): skin temperature deviation at or above
+/// [`Config::temperature_deviation_threshold`], respiratory rate
+/// [`Config::respiratory_rate_z`] robust SDs above its baseline. Exercise, travel and a
+/// short night raise resting HR too, but not these.
+struct InfectionSigns<'t, 'a> {
+    temperature: &'t Track<'a>,
+    respiratory: &'t Track<'a>,
+    config: &'t Config,
+}
+
+impl InfectionSigns<'_, '_> {
+    fn fever(&self, value: f64) -> bool {
+        value >= self.config.temperature_deviation_threshold
+    }
+
+    fn fast_breathing(&self, value: f64, reference: &Stat) -> bool {
+        reference.z(value, self.config.spread_floor(Metric::RespiratoryRate))
+            >= self.config.respiratory_rate_z
+    }
+
+    /// Whether `day` shows a sign, judging respiratory rate against the reference ending
+    /// before `end`.
+    fn on(&self, day: i64, end: i64, excluded: &[(i64, i64)]) -> bool {
+        let temperature = self.temperature;
+        let fever = temperature
+            .at(day)
+            .is_some_and(|j| self.fever(temperature.values[j]));
+        fever
+            || self.respiratory.at(day).is_some_and(|j| {
+                self.respiratory
+                    .detection_reference(end, excluded, self.config)
+                    .is_some_and(|r| self.fast_breathing(self.respiratory.values[j], &r))
+            })
+    }
+}
+
+/// The days of `track` in `[from, to]` whose value `holds`, as a clause for an episode's
+/// detail ("; HRV (RMSSD) 30, 28 ms vs baseline 45 ± 5 ms (…)", the baseline when
+/// `reference` is given) and their evidence; `None` when no day does.
+fn corroboration(
+    track: &Track<'_>,
+    metric: Metric,
+    (from, to): (i64, i64),
+    reference: Option<&Stat>,
+    config: &Config,
+    holds: impl Fn(f64) -> bool,
+) -> Option<(String, Vec<DailyValue>)> {
+    let days: Vec<usize> = track
+        .between(from, to)
+        .filter(|i| holds(track.values[*i]))
+        .collect();
+    if days.is_empty() {
+        return None;
+    }
+    let clause = format!(
+        "; {} {}{}",
+        metric.label(),
+        list(metric, &track.values_at(&days)),
+        versus(
+            metric,
+            reference,
+            config.spread_floor(metric),
+            config.detection_window
+        )
+    );
+    Some((clause, track.evidence(&days)))
 }
 
 fn resting_heart_rate(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
     let metric = Metric::RestingHeartRate;
     let track = tracks.get(metric);
+    let floor = config.spread_floor(metric);
     let steps = tracks.get(Metric::Steps);
     let steps_floor = config.spread_floor(Metric::Steps);
     // Unusually many steps on the day or the day before: resting HR is expected up.
@@ -741,74 +902,72 @@ fn resting_heart_rate(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
         [day - 1, day].into_iter().any(|d| {
             steps.at(d).is_some_and(|i| {
                 steps
-                    .reference(d, config.detection_window, &[], config.detection_min_days)
+                    .detection_reference(d, &[], config)
                     .is_some_and(|s| s.z(steps.values[i], steps_floor) >= guard)
             })
         })
     };
-    let floor = config.spread_floor(metric);
-    let hrv = tracks.hrv_metric();
-    let temperature = tracks.get(Metric::TemperatureDeviation);
-    deviation_raws(
-        track,
-        1.0,
-        config.resting_heart_rate_days,
+    let signs = InfectionSigns {
+        temperature: tracks.get(Metric::TemperatureDeviation),
+        respiratory: tracks.get(Metric::RespiratoryRate),
         config,
-        metric,
-        trained,
-    )
-    .into_iter()
-    .map(|(raw, stat)| {
-        let last = raw.last(&track.days);
-        let values: Vec<f64> = raw.days.iter().map(|i| track.values[*i]).collect();
-        let mut detail = format!(
-            "{} {} on {}{}",
-            metric.label(),
-            list(metric, &values),
-            run_phrase(&raw, &track.days, "days"),
-            versus(metric, stat.as_ref(), floor, config.detection_window)
-        );
-        let mut evidence = evidence(track, &raw.days);
-        let mut corroborated = false;
-        if let Some(hrv) = hrv {
-            let hrv_track = tracks.get(hrv);
-            let hrv_floor = config.spread_floor(hrv);
-            if let Some(reference) = hrv_track.reference(
-                raw.start,
-                config.detection_window,
-                &[],
-                config.detection_min_days,
-            ) {
-                let low: Vec<usize> = hrv_track
-                    .between(raw.start, last)
-                    .filter(|i| -reference.z(hrv_track.values[*i], hrv_floor) >= config.z_threshold)
-                    .collect();
-                if !low.is_empty() {
-                    corroborated = true;
-                    let values: Vec<f64> = low.iter().map(|i| hrv_track.values[*i]).collect();
-                    detail.push_str(&format!(
-                        "; {} {}{}",
-                        hrv.label(),
-                        list(hrv, &values),
-                        versus(hrv, Some(&reference), hrv_floor, config.detection_window)
-                    ));
-                    evidence.extend(low.iter().map(|i| hrv_track.items[*i].clone()));
-                }
-            }
+    };
+    let opening = Opening {
+        qualifying: config.resting_heart_rate_days,
+        corroborated: config.corroborated_resting_heart_rate_days,
+    };
+    let hrv = tracks.hrv_metric();
+    deviation_raws(track, opening, config, |i, stat, end, excluded| {
+        let day = track.days[i];
+        if trained(day) {
+            return Verdict::Skip;
         }
-        let warm: Vec<usize> = temperature
-            .between(raw.start, last)
-            .filter(|i| temperature.values[*i] >= config.temperature_deviation_threshold)
-            .collect();
-        if !warm.is_empty() {
-            corroborated = true;
-            let values: Vec<f64> = warm.iter().map(|i| temperature.values[*i]).collect();
-            detail.push_str(&format!(
-                "; {} {}",
-                Metric::TemperatureDeviation.label(),
-                list(Metric::TemperatureDeviation, &values)
-            ));
-            evidence.extend(warm.iter().map(|i| temperature.items[*i].clone()));
+        let z = stat.z(track.values[i], floor);
+        if z >= config.corroborated_resting_heart_rate_z && signs.on(day, end, excluded) {
+            Verdict::Corroborated
+        } else {
+            z_verdict(z, config)
+        }
+    })
+    .into_iter()
+    .map(|judged| {
+        let raw = &judged.raw;
+        let span = (raw.start, raw.last(&track.days));
+        let mut detail = deviation_detail(track, metric, &judged, "days", config);
+        let mut evidence = track.evidence(&raw.days);
+        // Against the references the signs were judged by: frozen at the start, without
+        // earlier episodes.
+        let reference = |t: &Track<'_>| t.detection_reference(raw.start, &judged.excluded, config);
+        let hrv_low = hrv.and_then(|hrv| {
+            let t = tracks.get(hrv);
+            let r = reference(t)?;
+            let hrv_floor = config.spread_floor(hrv);
+            corroboration(t, hrv, span, Some(&r), config, |v| {
+                -r.z(v, hrv_floor) >= config.z_threshold
+            })
+        });
+        let warm = corroboration(
+            signs.temperature,
+            Metric::TemperatureDeviation,
+            span,
+            None,
+            config,
+            |v| signs.fever(v),
+        );
+        let breathing = reference(signs.respiratory).and_then(|r| {
+            corroboration(
+                signs.respiratory,
+                Metric::RespiratoryRate,
+                span,
+                Some(&r),
+                config,
+                |v| signs.fast_breathing(v, &r),
+            )
+        });
+        let corroborated = hrv_low.is_some() || warm.is_some() || breathing.is_some();
+        for (clause, values) in [hrv_low, warm, breathing].into_iter().flatten() {
+            detail.push_str(&clause);
+            evidence.extend(values);
         }
         evidence.sort_by(|a, b| a.day.cmp(&b.day));
         let (severity, recommendation) = if corroborated {
@@ -819,7 +978,7 @@ fn resting_heart_rate(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
         episode(
             Detector::ElevatedRestingHeartRate,
             Some(metric),
-            &raw,
+            raw,
             &track.days,
             evidence,
             severity,
@@ -834,36 +993,34 @@ fn oxygen_saturation(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
     let metric = Metric::OxygenSaturation;
     let track = tracks.get(metric);
     let floor = config.spread_floor(metric);
-    let reference = |end: i64, excluded: &[(i64, i64)]| {
-        track.reference(
-            end,
-            config.detection_window,
-            excluded,
-            config.detection_min_days,
-        )
-    };
-    let raws = run(&track.days, config.spo2_days, config, |i, end, excluded| {
-        let value = track.values[i];
-        let Some(stat) = reference(end, excluded) else {
-            return Verdict::Skip;
-        };
-        let below = -stat.z(value, floor);
-        if value < config.spo2_floor && below >= config.z_threshold {
-            Verdict::Qualifies
-        } else if value >= config.spo2_floor && below <= config.recovery_z {
-            Verdict::Recovered
-        } else {
-            Verdict::Between
-        }
-    });
+    let reference =
+        |end: i64, excluded: &[(i64, i64)]| track.detection_reference(end, excluded, config);
+    let raws = run(
+        &track.days,
+        Opening::after(config.spo2_days),
+        config,
+        |i, end, excluded| {
+            let value = track.values[i];
+            let Some(stat) = reference(end, excluded) else {
+                return Verdict::Skip;
+            };
+            let below = -stat.z(value, floor);
+            if value < config.spo2_floor && below >= config.z_threshold {
+                Verdict::Qualifies
+            } else if value >= config.spo2_floor && below <= config.recovery_z {
+                Verdict::Recovered
+            } else {
+                Verdict::Between
+            }
+        },
+    );
     with_references(raws, reference)
         .into_iter()
-        .map(|(raw, stat)| {
-            let values: Vec<f64> = raw.days.iter().map(|i| track.values[*i]).collect();
+        .map(|Judged { raw, stat, .. }| {
             let mut detail = format!(
                 "{} {} on {}, below the {} % floor",
                 metric.label(),
-                list(metric, &values),
+                list(metric, &track.values_at(&raw.days)),
                 run_phrase(&raw, &track.days, "days"),
                 number(config.spo2_floor)
             );
@@ -880,7 +1037,7 @@ fn oxygen_saturation(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
                 Some(metric),
                 &raw,
                 &track.days,
-                evidence(track, &raw.days),
+                track.evidence(&raw.days),
                 Severity::High,
                 Recommendation::TelehealthCheckIn,
                 detail,
@@ -911,29 +1068,36 @@ fn blood_pressure(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
             config.detection_min_days,
         )
     };
-    let raws = run(&track.days, config.bp_days, config, |i, end, excluded| {
-        let Some((mean, _)) = rolling(i) else {
-            return Verdict::Skip;
-        };
-        let stat = reference(end, excluded);
-        let risen = stat
-            .as_ref()
-            .is_some_and(|s| mean >= s.median + config.bp_rise);
-        let calm = match &stat {
-            Some(s) => (s.median + config.recovery_z * s.robust_sd(floor)).min(config.bp_absolute),
-            None => config.bp_absolute - floor,
-        };
-        if mean >= config.bp_absolute || risen {
-            Verdict::Qualifies
-        } else if mean <= calm {
-            Verdict::Recovered
-        } else {
-            Verdict::Between
-        }
-    });
+    let raws = run(
+        &track.days,
+        Opening::after(config.bp_days),
+        config,
+        |i, end, excluded| {
+            let Some((mean, _)) = rolling(i) else {
+                return Verdict::Skip;
+            };
+            let stat = reference(end, excluded);
+            let risen = stat
+                .as_ref()
+                .is_some_and(|s| mean >= s.median + config.bp_rise);
+            let calm = match &stat {
+                Some(s) => {
+                    (s.median + config.recovery_z * s.robust_sd(floor)).min(config.bp_absolute)
+                }
+                None => config.bp_absolute - floor,
+            };
+            if mean >= config.bp_absolute || risen {
+                Verdict::Qualifies
+            } else if mean <= calm {
+                Verdict::Recovered
+            } else {
+                Verdict::Between
+            }
+        },
+    );
     with_references(raws, reference)
         .into_iter()
-        .map(|(raw, stat)| {
+        .map(|Judged { raw, stat, .. }| {
             let means: Vec<f64> = raw.days.iter().filter_map(|i| rolling(*i)).map(|m| m.0).collect();
             let mut window: Vec<usize> = Vec::new();
             for i in &raw.days {
@@ -975,7 +1139,7 @@ fn blood_pressure(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
                 Some(metric),
                 &raw,
                 &track.days,
-                evidence(track, &window),
+                track.evidence(&window),
                 severity,
                 Recommendation::TelehealthCheckIn,
                 detail,
@@ -989,14 +1153,8 @@ fn glucose(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
     let tir = tracks.get(Metric::GlucoseTimeInRange);
     let tir_floor = config.spread_floor(Metric::GlucoseTimeInRange);
     let out_of_range = |v: f64| v < config.glucose_low || v > config.glucose_high;
-    let reference = |end: i64, excluded: &[(i64, i64)]| {
-        tir.reference(
-            end,
-            config.detection_window,
-            excluded,
-            config.detection_min_days,
-        )
-    };
+    let reference =
+        |end: i64, excluded: &[(i64, i64)]| tir.detection_reference(end, excluded, config);
     let dropped = |day: i64, stat: Option<&Stat>| {
         let (Some(j), Some(s)) = (tir.at(day), stat) else {
             return false;
@@ -1005,7 +1163,7 @@ fn glucose(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
     };
     let raws = run(
         &track.days,
-        config.glucose_days,
+        Opening::after(config.glucose_days),
         config,
         |i, end, excluded| {
             let day = track.days[i];
@@ -1027,10 +1185,10 @@ fn glucose(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
     );
     with_references(raws, reference)
         .into_iter()
-        .map(|(raw, stat)| {
-            let means: Vec<f64> = raw.days.iter().map(|i| track.values[*i]).collect();
+        .map(|Judged { raw, stat, .. }| {
+            let means = track.values_at(&raw.days);
             let mut parts = Vec::new();
-            let mut evidence = evidence(track, &raw.days);
+            let mut evidence = track.evidence(&raw.days);
             if means.iter().any(|v| out_of_range(*v)) {
                 parts.push(format!(
                     "{} {} mg/dL on {} (target {}–{} mg/dL)",
@@ -1048,7 +1206,7 @@ fn glucose(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
                 .filter_map(|i| tir.at(track.days[*i]))
                 .collect();
             if let (false, Some(s)) = (low_tir.is_empty(), &stat) {
-                let values: Vec<f64> = low_tir.iter().map(|j| tir.values[*j]).collect();
+                let values = tir.values_at(&low_tir);
                 parts.push(format!(
                     "{} {} % vs baseline {} % ({}-day median; alert at {} points below)",
                     Metric::GlucoseTimeInRange.label(),
@@ -1057,7 +1215,7 @@ fn glucose(tracks: &Tracks<'_>, config: &Config) -> Vec<Episode> {
                     config.detection_window,
                     number(config.time_in_range_drop)
                 ));
-                evidence.extend(low_tir.iter().map(|j| tir.items[*j].clone()));
+                evidence.extend(tir.evidence(&low_tir));
                 evidence.sort_by(|a, b| (&a.day, a.metric).cmp(&(&b.day, b.metric)));
             }
             let severity = if means.iter().any(|v| *v < config.glucose_low) {
@@ -1094,13 +1252,18 @@ fn missed_medication(doses: &[MedicationDose], config: &Config) -> Vec<Episode> 
             .map(|(_, dose)| *dose)
             .collect()
     };
-    let raws = run(&days, config.missed_dose_days, config, |i, _, _| {
-        if missed_on(days[i]).is_empty() {
-            Verdict::Recovered
-        } else {
-            Verdict::Qualifies
-        }
-    });
+    let raws = run(
+        &days,
+        Opening::after(config.missed_dose_days),
+        config,
+        |i, _, _| {
+            if missed_on(days[i]).is_empty() {
+                Verdict::Recovered
+            } else {
+                Verdict::Qualifies
+            }
+        },
+    );
     raws.iter()
         .map(|raw| {
             let missed: Vec<MedicationDose> = raw
@@ -1223,9 +1386,7 @@ fn format_value(metric: Metric, value: f64) -> String {
 
 /// A number with at most one decimal, trailing zero dropped ("58", "58.5").
 fn number(value: f64) -> String {
-    let text = format!("{value:.1}");
-    let text = text.strip_suffix(".0").unwrap_or(&text).to_owned();
-    if text == "-0" { "0".to_owned() } else { text }
+    decimal_text(value, 1)
 }
 
 /// Minutes as "7 h 5 min", "45 min", "6 h".
@@ -1453,6 +1614,128 @@ mod tests {
         assert_eq!(rhr_episode.evidence[0].day, "2024-03-22");
         // HRV alone dropped for 2 days only: no HRV episode.
         assert!(e.iter().all(|e| e.detector != Detector::HrvSuppression));
+    }
+
+    /// 21 calm days of a metric: `level`, `level + step`, `level + 2·step`, …
+    fn calm(level: f64, step: f64) -> Vec<f64> {
+        (0..21).map(|k| level + step * f64::from(k % 3)).collect()
+    }
+
+    #[test]
+    fn resting_hr_with_fever_opens_sooner_at_a_lower_bar() {
+        // Resting HR 61 on two days: 1.5 robust SDs over 58 ± 2, short of the z 2 resting
+        // HR alone needs; skin temperature +0.5 and +0.6 °C on the same days.
+        let mut rhr = calm_rhr();
+        rhr.extend([61.0, 61.0, 58.0, 57.0]);
+        let mut temp = calm(0.0, 0.05);
+        temp.extend([0.5, 0.6, 0.1, 0.0]);
+        let s = person(vec![
+            series_of(Metric::RestingHeartRate, "2024-03-01", &rhr),
+            series_of(Metric::TemperatureDeviation, "2024-03-01", &temp),
+        ]);
+        let e = detect(&s, &Config::default());
+        assert_eq!(e.len(), 1);
+        let e = &e[0];
+        assert_eq!(e.detector, Detector::ElevatedRestingHeartRate);
+        // Opened on the second corroborated day, closed by the two calm days after it.
+        assert_eq!(
+            (e.start.as_str(), e.opened_on.as_str(), e.last.as_str()),
+            ("2024-03-22", "2024-03-23", "2024-03-23")
+        );
+        assert_eq!(e.resolved_on.as_deref(), Some("2024-03-24"));
+        assert_eq!(
+            e.detail,
+            "resting HR 61, 61 /min on 2 consecutive days vs baseline 58 ± 2 /min (30-day median ± robust SD); \
+             skin temperature deviation +0.5, +0.6 °C"
+        );
+        assert_eq!(
+            (e.severity, e.recommendation),
+            (Severity::Moderate, Recommendation::TelehealthCheckIn)
+        );
+        assert_eq!(
+            e.evidence_references(),
+            [
+                "Observation/resting-HR-2024-03-22",
+                "Observation/skin-temperature-deviation-2024-03-22",
+                "Observation/resting-HR-2024-03-23",
+                "Observation/skin-temperature-deviation-2024-03-23"
+            ]
+        );
+        // The same resting HR without the temperature: nothing.
+        let alone = person(vec![series_of(
+            Metric::RestingHeartRate,
+            "2024-03-01",
+            &rhr,
+        )]);
+        assert!(detect(&alone, &Config::default()).is_empty());
+    }
+
+    #[test]
+    fn resting_hr_with_fast_breathing_is_corroborated() {
+        let mut rhr = calm_rhr();
+        rhr.extend([61.0, 62.0]);
+        // 14.8–15.2 /min: median 15, robust SD 0.3 floored to 0.5; then 16 and 16.2
+        // (z 2 and 2.4, over the 1.5 that counts as a sign).
+        let mut resp = calm(14.8, 0.2);
+        resp.extend([16.0, 16.2]);
+        let s = person(vec![
+            series_of(Metric::RestingHeartRate, "2024-03-01", &rhr),
+            series_of(Metric::RespiratoryRate, "2024-03-01", &resp),
+        ]);
+        let e = detect(&s, &Config::default());
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].opened_on, "2024-03-23");
+        assert!(e[0].is_ongoing());
+        assert_eq!(
+            e[0].detail,
+            "resting HR 61, 62 /min on 2 consecutive days vs baseline 58 ± 2 /min (30-day median ± robust SD); \
+             respiratory rate 16, 16.2 /min vs baseline 15 ± 0.5 /min (30-day median ± robust SD)"
+        );
+        assert_eq!(e[0].evidence.len(), 4);
+        // A sign on one day only: the next moderately raised day breaks the run.
+        let mut once = calm(14.8, 0.2);
+        once.extend([16.0, 15.0]);
+        let s = person(vec![
+            series_of(Metric::RestingHeartRate, "2024-03-01", &rhr),
+            series_of(Metric::RespiratoryRate, "2024-03-01", &once),
+        ]);
+        assert!(detect(&s, &Config::default()).is_empty());
+    }
+
+    #[test]
+    fn a_training_week_does_not_fire() {
+        // A hard week: 20,000 steps on days 1, 3, 5 and 6, resting HR 1.5–2 robust SDs up
+        // on the mornings after (and, without the guard, on three days running), while
+        // temperature and respiratory rate stay where they were.
+        let mut rhr = calm_rhr();
+        rhr.extend([58.0, 61.0, 58.0, 62.0, 61.0, 61.0, 61.0, 58.0, 58.0]);
+        let mut steps = calm(8000.0, 200.0);
+        steps.extend([
+            20_000.0, 8000.0, 20_000.0, 8200.0, 20_000.0, 21_000.0, 8000.0, 8000.0, 8200.0,
+        ]);
+        let mut temp = calm(0.0, 0.05);
+        temp.extend([0.1, 0.0, 0.1, 0.2, 0.1, 0.0, 0.1, 0.0, 0.1]);
+        let mut resp = calm(14.8, 0.2);
+        resp.extend([15.0, 15.2, 14.8, 15.4, 15.2, 15.0, 15.2, 15.0, 14.8]);
+        let s = person(vec![
+            series_of(Metric::RestingHeartRate, "2024-03-01", &rhr),
+            series_of(Metric::Steps, "2024-03-01", &steps),
+            series_of(Metric::TemperatureDeviation, "2024-03-01", &temp),
+            series_of(Metric::RespiratoryRate, "2024-03-01", &resp),
+        ]);
+        assert!(detect(&s, &Config::default()).is_empty());
+        let unguarded = Config {
+            training_guard_z: None,
+            ..Config::default()
+        };
+        assert!(detect(&s, &unguarded).is_empty());
+        // What keeps it quiet is the missing signs: were every day a sign, the raised days
+        // would open an episode.
+        let any_temperature = Config {
+            temperature_deviation_threshold: -1.0,
+            ..unguarded
+        };
+        assert_eq!(detect(&s, &any_temperature).len(), 1);
     }
 
     #[test]

@@ -4,12 +4,16 @@
 //!
 //! Scoring rules:
 //!
-//! * **Illness alerts** are episodes of the detectors in [`ILLNESS_DETECTORS`]: elevated
-//!   resting heart rate and HRV suppression, the two physiological signals that move
-//!   before symptoms. Sleep degradation and activity drops are behaviour; they follow
-//!   symptoms but also travel or a bad night, so they stay lifestyle alerts and are
-//!   scored only on their own in [`Report::per_detector`]. Episodes of these detectors
-//!   that overlap (or touch: one starts the day after another's last day) are one alert,
+//! * **Illness alerts** are episodes of the detectors in [`ILLNESS_DETECTORS`]: the
+//!   elevated-resting-HR episode, which is the engine's one illness alert. It opens on
+//!   resting heart rate, the signal that moves before symptoms, sooner when skin
+//!   temperature or respiratory rate corroborate it, and carries the HRV, temperature and
+//!   respiratory-rate evidence of its days. HRV suppression on its own is a stress
+//!   indicator (hard training, short nights and travel lower HRV as well), and sleep
+//!   degradation and activity drops are behaviour (they follow symptoms but also travel
+//!   or a bad night): they stay their own alerts and are scored only on their own in
+//!   [`Report::per_detector`]. With several detectors ([`evaluate_with`]), episodes that
+//!   overlap (or touch: one starts the day after another's last day) are one alert,
 //!   starting on the earliest start: the person sees one warning either way.
 //! * An alert is **true** when its start lies in `[onset − 7, onset + 3]` days of an
 //!   illness not already matched (each illness is matched at most once, earliest onset
@@ -35,9 +39,9 @@ use crate::detect::{Detector, Episode, detect};
 use crate::synthetic::{Confounder, SyntheticPerson, TruthKind};
 use crate::{Metric, PersonSeries};
 
-/// The detectors whose episodes count as "you may be getting ill" alerts.
-pub const ILLNESS_DETECTORS: &[Detector] =
-    &[Detector::ElevatedRestingHeartRate, Detector::HrvSuppression];
+/// The detectors whose episodes count as "you may be getting ill" alerts: elevated resting
+/// HR, corroborated by HRV, temperature and respiratory rate (see the module docs).
+pub const ILLNESS_DETECTORS: &[Detector] = &[Detector::ElevatedRestingHeartRate];
 
 /// An alert may start this many days before an illness's onset and still be about it.
 pub const EARLIEST_BEFORE_ONSET: i64 = 7;
@@ -538,8 +542,13 @@ mod tests {
             // Not an illness detector.
             episode(SleepDegradation, "2025-03-24", "2025-03-26"),
         ];
+        // Resting HR and HRV together: overlapping episodes are one alert.
         let mut t = Tally::default();
-        t.add(&truth, &episodes, ILLNESS_DETECTORS);
+        t.add(
+            &truth,
+            &episodes,
+            &[ElevatedRestingHeartRate, HrvSuppression],
+        );
         let s = t.score();
         assert_eq!(
             (s.alerts, s.true_alerts, s.illnesses, s.detected),

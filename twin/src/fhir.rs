@@ -33,13 +33,20 @@
 //!   the episode. The server adds the extension when it closes a Flag for a person
 //!   (`$acknowledge`, or an update setting `status` to `inactive`).
 
+use mappers::units::UCUM;
+use mappers::vitals::{LOINC, OBSERVATION_CATEGORY};
+use mappers::wearable::WEARABLE_CODE_SYSTEM;
+use mappers::wearable::fhir::decimal_text;
 use serde_json::{Map, Number, Value, json};
 
 use crate::baseline::{Baseline, BaselineStatus};
 use crate::config::Config;
 use crate::detect::{Detector, Episode, Recommendation};
-use crate::input::{LOINC, WEARABLE_CODE_SYSTEM};
 use crate::{MODEL_VERSION, Metric};
+
+/// The conditional reference `<type>?identifier=<system>|<value>`, escaped as the server
+/// reads it (commas as `\,`, then percent-encoding), as `mappers` writes its own.
+pub use mappers::wearable::fhir::identifier_reference;
 
 /// The identifier system of everything the twin writes.
 pub const TWIN_IDENTIFIER_SYSTEM: &str = "https://healthos.dev/fhir/twin";
@@ -59,11 +66,6 @@ pub const FLAG_DETAIL_URL: &str = "http://hl7.org/fhir/StructureDefinition/flag-
 pub const ACKNOWLEDGED_URL: &str = "https://healthos.dev/fhir/StructureDefinition/acknowledged";
 /// Flag categories.
 pub const FLAG_CATEGORY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/flag-category";
-/// Observation categories.
-pub const OBSERVATION_CATEGORY_SYSTEM: &str =
-    "http://terminology.hl7.org/CodeSystem/observation-category";
-/// UCUM.
-pub const UCUM: &str = "http://unitsofmeasure.org";
 /// How many source Observations a baseline lists in `derivedFrom`.
 pub const DERIVED_FROM_LIMIT: usize = 10;
 
@@ -130,15 +132,9 @@ fn identifier(value: String) -> Value {
 
 /// `value` rounded to `places` decimals, trailing zeros dropped, as a JSON number.
 fn decimal(value: f64, places: usize) -> Value {
-    let mut text = format!("{value:.places$}");
-    if text.contains('.') {
-        let keep = text.trim_end_matches('0').trim_end_matches('.').len();
-        text.truncate(keep);
-    }
-    if text == "-0" {
-        text = "0".to_owned();
-    }
-    text.parse::<Number>().map_or(Value::Null, Value::Number)
+    decimal_text(value, places)
+        .parse::<Number>()
+        .map_or(Value::Null, Value::Number)
 }
 
 fn quantity(value: f64, metric: Metric) -> Value {
@@ -185,7 +181,7 @@ pub fn baseline_observation(patient: &str, b: &Baseline) -> Value {
     );
     o.insert(
         "category".into(),
-        json!([{"coding": [{"system": OBSERVATION_CATEGORY_SYSTEM, "code": category, "display": category_display}]}]),
+        json!([{"coding": [{"system": OBSERVATION_CATEGORY, "code": category, "display": category_display}]}]),
     );
     o.insert(
         "code".into(),
@@ -249,29 +245,6 @@ pub fn flag_identifier(patient: &str, e: &Episode) -> String {
 /// `<patient>/episode-issue/<detector>/<start>`.
 pub fn detected_issue_identifier(patient: &str, e: &Episode) -> String {
     format!("{patient}/episode-issue/{}/{}", e.detector.code(), e.start)
-}
-
-/// The conditional reference `<type>?identifier=<system>|<value>`: commas escaped as
-/// `\,` (FHIR search escaping), then everything but letters, digits and `-._~:/`
-/// percent-encoded; the `|` between system and value stays.
-pub fn identifier_reference(resource_type: &str, system: &str, value: &str) -> String {
-    format!(
-        "{resource_type}?identifier={}|{}",
-        query_encode(system),
-        query_encode(value)
-    )
-}
-
-fn query_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.replace(',', "\\,").bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~:/".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 fn alert_code(detector: Detector) -> Value {
@@ -492,7 +465,7 @@ pub fn code_systems() -> Vec<Value> {
     let models = vec![owned(
         MODEL_VERSION,
         &format!("HealthOS twin model {MODEL_VERSION}"),
-        "Robust personal baselines (median and MAD) over 30, 90 and 180 days; detectors comparing each day with the 30-day baseline in robust standard deviations with per-metric floors, opening an episode after N consecutive qualifying days and closing it after 2 recovered days.",
+        "Robust personal baselines (median and MAD) over 30, 90 and 180 days; detectors comparing each day with the 30-day baseline in robust standard deviations with per-metric floors, opening an episode after N consecutive qualifying days (fewer for a resting heart rate corroborated by skin temperature or respiratory rate) and closing it after 2 recovered days.",
     )];
     vec![
         code_system(

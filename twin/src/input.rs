@@ -41,19 +41,15 @@
 
 use std::collections::BTreeMap;
 
+use mappers::vitals::{IMPLAUSIBLE_VALUE_URL, LOINC};
+use mappers::wearable::WEARABLE_CODE_SYSTEM;
+use mappers::wearable::calendar::{parse_date, parse_instant, parse_local};
 use serde_json::Value;
 
 use crate::baseline::{day_number, day_text};
 use crate::config::Config;
 use crate::{DailyValue, MedicationDose, Metric, PersonSeries};
 
-/// LOINC.
-pub const LOINC: &str = "http://loinc.org";
-/// The HealthOS wearable CodeSystem (as `mappers` writes it).
-pub const WEARABLE_CODE_SYSTEM: &str = "https://healthos.dev/fhir/CodeSystem/wearable";
-/// The extension `mappers::vitals` puts on an implausible value.
-pub const IMPLAUSIBLE_VALUE_URL: &str =
-    "https://healthos.dev/fhir/StructureDefinition/implausible-value";
 /// mg/dL per mmol/L of glucose.
 pub const GLUCOSE_MMOL_TO_MG: f64 = 18.016;
 
@@ -272,38 +268,14 @@ fn implausible(element: &Value) -> bool {
         .is_some_and(|e| e.iter().any(|x| x["url"] == IMPLAUSIBLE_VALUE_URL))
 }
 
-/// Seconds since the epoch (UTC) of a FHIR dateTime with a time: `YYYY-MM-DDThh:mm`,
-/// optional seconds and fraction, `Z` or `±hh:mm` (no offset: read as UTC).
+/// Seconds since the epoch (UTC) of a FHIR date or dateTime: `YYYY-MM-DD` (midnight), or
+/// with a time `hh:mm`, optional seconds and fraction, `Z` or `±hh:mm` (no offset: read
+/// as UTC).
 fn utc_seconds(text: &str) -> Option<i64> {
-    let day = day_number(text)?;
-    let rest = text.get(10..)?;
-    let Some(time) = rest.strip_prefix('T') else {
-        return Some(day * 86_400);
-    };
-    let num = |s: Option<&str>| -> Option<i64> {
-        let s = s?;
-        if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse().ok()
-        } else {
-            None
-        }
-    };
-    let hour = num(time.get(0..2))?;
-    let minute = num(time.get(3..5))?;
-    let second = if time.get(5..6) == Some(":") {
-        num(time.get(6..8))?
-    } else {
-        0
-    };
-    let offset_at = time.find(['Z', '+', '-']);
-    let offset = match offset_at.map(|i| &time[i..]) {
-        None | Some("Z") => 0,
-        Some(o) => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (num(o.get(1..3))? * 3600 + num(o.get(4..6))? * 60)
-        }
-    };
-    Some(day * 86_400 + hour * 3600 + minute * 60 + second - offset)
+    parse_date(text)
+        .map(|day| day * 86_400)
+        .or_else(|| parse_instant(text).map(|(seconds, ..)| seconds))
+        .or_else(|| parse_local(text).map(|(seconds, _)| seconds))
 }
 
 /// The day's value of one metric from its readings.

@@ -6,6 +6,9 @@
 //!
 //! "Local seconds" below are the wall-clock time of some offset counted as if it were UTC
 //! (UTC seconds plus the offset).
+//!
+//! The date and instant parsers and the date formatter are public: the digital twin
+//! (`twin`) reads the dates this crate writes with the same functions.
 
 use serde_json::Value;
 
@@ -64,7 +67,7 @@ pub(crate) fn is_date(text: &str) -> bool {
 }
 
 /// Day count of a `YYYY-MM-DD` date, checking the day exists.
-pub(crate) fn parse_date(text: &str) -> Option<i64> {
+pub fn parse_date(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -79,7 +82,7 @@ pub(crate) fn parse_date(text: &str) -> Option<i64> {
 }
 
 /// `YYYY-MM-DD` of a day count.
-pub(crate) fn format_date(days: i64) -> String {
+pub fn format_date(days: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
@@ -132,7 +135,7 @@ pub(crate) fn parse_time_of_day(text: &str) -> Option<(i64, u32)> {
 
 /// A local date-time without offset (`2016-12-13T01:16:00.000`, Fitbit) as local seconds
 /// plus nanoseconds.
-pub(crate) fn parse_local(text: &str) -> Option<(i64, u32)> {
+pub fn parse_local(text: &str) -> Option<(i64, u32)> {
     let (date, time) = text.split_once('T')?;
     let (seconds, nanos) = parse_time_of_day(time)?;
     Some((parse_date(date)? * 86_400 + seconds, nanos))
@@ -166,7 +169,7 @@ pub(crate) fn parse_offset(text: &str) -> Option<i32> {
 /// An RFC 3339 date-time (`2026-08-06T12:01:29Z`, `2021-01-01T00:00:00+02:00`) as UTC
 /// seconds since the epoch, nanoseconds, and the offset it was written with (`None` for
 /// `Z`).
-pub(crate) fn parse_instant(text: &str) -> Option<(i64, u32, Option<i32>)> {
+pub fn parse_instant(text: &str) -> Option<(i64, u32, Option<i32>)> {
     let split = text.rfind(['Z', '+', '-']).filter(|&at| at > 10)?;
     let (local, zone) = text.split_at(split);
     let (seconds, nanos) = parse_local(local)?;

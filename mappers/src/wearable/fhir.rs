@@ -1177,8 +1177,9 @@ fn quantity(value: f64, unit: &str) -> Value {
     json!({"value": number, "unit": unit, "system": UCUM, "code": unit})
 }
 
-/// `value` rounded to `places` decimals, trailing zeros (and a bare point) dropped.
-fn decimal_text(value: f64, places: usize) -> String {
+/// `value` rounded to `places` decimals, trailing zeros (and a bare point) dropped
+/// (`72`, not `72.0`; `0.3`, not `0.30000000000000004`; never `-0`).
+pub fn decimal_text(value: f64, places: usize) -> String {
     let mut text = format!("{value:.places$}");
     if text.contains('.') {
         let trimmed = text.trim_end_matches('0').trim_end_matches('.').len();

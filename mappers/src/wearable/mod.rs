@@ -25,7 +25,7 @@
 //! | [`ihealth`] | iHealth Labs open API v2 JSON (blood pressure, glucose, SpO2, weight, sleep, activity) |
 
 pub mod apple_health;
-mod calendar;
+pub mod calendar;
 pub mod fhir;
 pub mod fitbit;
 pub mod garmin;
