@@ -352,10 +352,16 @@ pub fn acknowledged(flag: &Value) -> bool {
 }
 
 /// The Flag to store, given the newly computed one and the stored one with the same
-/// identifier: an acknowledged Flag stays `inactive` (keeping its acknowledgement) even
-/// while the engine still sees the episode; otherwise the new Flag is stored as is.
+/// identifier: a Flag the person closed stays `inactive` even while the engine still sees
+/// the episode — acknowledged through `$acknowledge` (keeping its acknowledgement), or set
+/// `inactive` by an update of its status (the engine itself writes `inactive` only for a
+/// resolved episode, so a stored `inactive` Flag of an ongoing one was closed by a
+/// person); otherwise the new Flag is stored as is.
 pub fn reconcile(new_flag: Value, stored: Option<&Value>) -> Value {
-    let Some(stored) = stored.filter(|s| acknowledged(s)) else {
+    let closed_by_person = |s: &&Value| {
+        acknowledged(s) || (s["status"] == "inactive" && new_flag["status"] == "active")
+    };
+    let Some(stored) = stored.filter(closed_by_person) else {
         return new_flag;
     };
     let mut flag = new_flag;
@@ -777,12 +783,26 @@ mod tests {
     #[test]
     fn an_acknowledged_flag_stays_closed() {
         let new = flag("Patient/123", &episode(None));
-        // Nothing stored, or stored but not acknowledged: the new Flag as computed.
+        // Nothing stored, or stored active: the new Flag as computed.
         assert_eq!(reconcile(new.clone(), None), new);
-        let mut closed_by_engine = new.clone();
-        closed_by_engine["status"] = json!("inactive");
-        assert!(!acknowledged(&closed_by_engine));
-        assert_eq!(reconcile(new.clone(), Some(&closed_by_engine)), new);
+        assert_eq!(reconcile(new.clone(), Some(&new)), new);
+        // Closed by an update of its status (no acknowledgement extension) while the
+        // episode goes on: stays inactive.
+        let mut closed_by_update = new.clone();
+        closed_by_update["status"] = json!("inactive");
+        assert!(!acknowledged(&closed_by_update));
+        assert_eq!(
+            reconcile(new.clone(), Some(&closed_by_update))["status"],
+            "inactive"
+        );
+        // A resolved episode's Flag is inactive anyway: stored as computed.
+        let mut resolved = new.clone();
+        resolved["status"] = json!("inactive");
+        resolved["period"]["end"] = json!("2024-03-30");
+        assert_eq!(
+            reconcile(resolved.clone(), Some(&closed_by_update)),
+            resolved
+        );
         // Acknowledged: stays inactive and keeps its acknowledgement.
         let mut acked = new.clone();
         acked["status"] = json!("inactive");
