@@ -58,6 +58,11 @@ pub struct Config {
     #[arg(long, env = "HEALTHOS_SEARCH_PARAM_REFRESH_SECS", default_value_t = 30)]
     pub search_param_refresh_secs: u64,
 
+    /// Run the digital twin's worker in this instance (`false`: this instance only
+    /// queues work; others sharing the database compute it).
+    #[arg(long, env = "HEALTHOS_TWIN_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub twin_worker: bool,
+
     /// `smart`: SMART App Launch authorization on every FHIR request; `off`: an open
     /// server, for local development only.
     #[arg(long, env = "HEALTHOS_AUTH", value_enum, default_value = "smart")]
@@ -88,6 +93,7 @@ impl Config {
             max_count: 1000,
             default_count: 50,
             search_param_refresh_secs: 30,
+            twin_worker: true,
             auth: AuthMode::Off,
             signing_key_file: None,
             clients_file: None,

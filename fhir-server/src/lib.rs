@@ -51,8 +51,8 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<()>,
     /// Re-reads the SearchParameters now and then (PostgreSQL only).
     refresher: Option<tokio::task::JoinHandle<()>>,
-    /// Computes queued twins.
-    twin_worker: tokio::task::JoinHandle<()>,
+    /// Computes queued twins (unless `--twin-worker false`).
+    twin_worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -63,7 +63,9 @@ impl RunningServer {
         }
         // A computation cut short leaves its job claimed; another worker takes it when
         // the lease runs out.
-        self.twin_worker.abort();
+        if let Some(w) = &self.twin_worker {
+            w.abort();
+        }
         let _ = self.shutdown.send(());
         let _ = self.task.await;
     }
@@ -107,7 +109,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         config::AuthMode::Off => None,
     };
     let twin_wake = Arc::new(tokio::sync::Notify::new());
-    let twin_worker = {
+    let twin_worker = config.twin_worker.then(|| {
         let (store, search_params, wake) = (
             Arc::clone(&store),
             Arc::clone(&search_params),
@@ -129,7 +131,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             };
             twin::jobs::work(Arc::clone(&store), wake, compute).await;
         })
-    };
+    });
     let state = AppState {
         store,
         base_url: base_url.clone().into(),

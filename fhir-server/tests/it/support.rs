@@ -49,11 +49,20 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, auth: AuthMode) -> TestServer {
+        Self::start_configured(backend, auth, |_| {}).await
+    }
+
+    /// A server whose configuration `tweak` adjusts.
+    pub async fn start_configured(
+        backend: Backend,
+        auth: AuthMode,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}/test.db", dir.path().display());
-                Self::with_url(url, Some(dir), None, auth).await
+                Self::with_url(url, Some(dir), None, auth, tweak).await
             }
             Backend::Postgres => {
                 use sqlx::Connection;
@@ -68,7 +77,7 @@ impl TestServer {
                     .unwrap();
                 let (prefix, _) = admin.rsplit_once('/').unwrap();
                 let url = format!("{prefix}/{name}");
-                Self::with_url(url, None, Some((admin, name)), auth).await
+                Self::with_url(url, None, Some((admin, name)), auth, tweak).await
             }
         }
     }
@@ -78,10 +87,12 @@ impl TestServer {
         dir: Option<tempfile::TempDir>,
         pg_db: Option<(String, String)>,
         auth: AuthMode,
+        tweak: impl FnOnce(&mut Config),
     ) -> TestServer {
         let mut config = Config::for_tests(url.clone());
         config.max_body_bytes = 2 * 1024 * 1024;
         config.auth = auth;
+        tweak(&mut config);
         let server = fhir_server::start(config).await.expect("server starts");
         let base = server.base_url.clone();
         TestServer {

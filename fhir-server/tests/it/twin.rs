@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 
 use crate::backend_test;
 use crate::imports::{consent, search};
+use fhir_server::config::AuthMode;
+
 use crate::support::{Reply, TestServer};
 
 /// A Health Connect export of daily resting heart rates, one record per day from
@@ -193,3 +195,36 @@ async fn twin_end_to_end(s: &TestServer) {
     assert_eq!(systems.len(), 1);
 }
 backend_test!(twin_end_to_end_case, twin_end_to_end);
+
+/// The job queue, on a server that runs no worker of its own (`--twin-worker false`): a
+/// queued patient is claimed by one worker at a time (a second claim finds nothing while
+/// the lease holds); queued again while claimed, it stays queued when the first
+/// computation ends; finishing then removes it.
+async fn job_queue_claims_once(s: &TestServer) {
+    use fhir_server::twin::jobs;
+    let queue = TestServer::start_configured(s.backend(), AuthMode::Off, |c| {
+        c.twin_worker = false;
+    })
+    .await;
+    let store = queue.admin_store().await;
+    jobs::enqueue(&*store, "q-1").await.unwrap();
+    jobs::enqueue(&*store, "q-2").await.unwrap();
+    let first = jobs::claim(&*store).await.unwrap().unwrap();
+    let second = jobs::claim(&*store).await.unwrap().unwrap();
+    assert_ne!(first.patient_id, second.patient_id);
+    assert_eq!(jobs::claim(&*store).await.unwrap(), None, "both leased");
+    // q-1 gets new data while being computed: it is still queued afterwards.
+    jobs::enqueue(&*store, &first.patient_id).await.unwrap();
+    jobs::finish(&*store, &first).await.unwrap();
+    jobs::finish(&*store, &second).await.unwrap();
+    let again = jobs::claim(&*store).await.unwrap().unwrap();
+    assert_eq!(again.patient_id, first.patient_id);
+    jobs::finish(&*store, &again).await.unwrap();
+    assert_eq!(
+        jobs::claim(&*store).await.unwrap(),
+        None,
+        "the queue is empty"
+    );
+    queue.stop().await;
+}
+backend_test!(job_queue_claims_once_case, job_queue_claims_once);
