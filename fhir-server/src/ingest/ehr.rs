@@ -121,7 +121,7 @@ pub async fn sync(
 
     let (provenance_base, recorded, vendor) = (base.clone(), now.to_owned(), request.vendor.name());
     let patient_for_provenance = patient_ref.clone();
-    let mut writer = ChunkWriter::new(target.clone(), move |targets| {
+    let mut writer = ChunkWriter::new(target.clone(), &patient_ref, move |targets| {
         let source = json!({
             "identifier": {"system": DATA_SOURCE_SYSTEM, "value": provenance_base},
             "display": format!("{vendor} FHIR server {provenance_base}")
@@ -133,7 +133,8 @@ pub async fn sync(
             Some(&patient_for_provenance),
             Some(source),
         )
-    });
+    })
+    .await;
     for res_type in &request.types {
         let mut url = first_page(
             &base,

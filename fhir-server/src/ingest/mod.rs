@@ -22,6 +22,7 @@ pub mod consent;
 pub mod ehr;
 pub mod wearable;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use fhir_model::custom_params::CustomSearchParams;
@@ -30,7 +31,7 @@ use serde_json::{Value, json};
 
 use crate::auth::access::Caller;
 use crate::error::ApiError;
-use crate::store::ResourceStore;
+use crate::store::{ResourceStore, StoredResource};
 
 /// Entries per transaction Bundle: big enough that a commit's cost is shared by many
 /// resources, small enough that one chunk holds the SQLite writer only briefly.
@@ -200,22 +201,38 @@ pub type ProvenanceFn = Box<dyn Fn(&[String]) -> Value + Send + Sync>;
 pub struct ChunkWriter {
     target: IngestTarget,
     provenance: ProvenanceFn,
-    pending: Vec<Value>,
+    pending: Vec<(Value, String)>,
     summary: IngestSummary,
+    _patient_lock: tokio::sync::OwnedMutexGuard<()>,
 }
 
+/// One lock per patient for the imports of this process: the writer looks up what exists
+/// before its transaction, so two imports of one patient's new data must not interleave
+/// (the SQLite deployment is one process; PostgreSQL instances each serialize their own).
+static PATIENT_LOCKS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+> = std::sync::LazyLock::new(Default::default);
+
 impl ChunkWriter {
-    /// A writer to `target`; `provenance` makes the Provenance for the versions a chunk
+    /// A writer to `target` for the data of `patient` (`Patient/123`; imports of one
+    /// patient take turns); `provenance` makes the Provenance for the versions a chunk
     /// wrote (`Type/id/_history/n`).
-    pub fn new(
+    pub async fn new(
         target: IngestTarget,
+        patient: &str,
         provenance: impl Fn(&[String]) -> Value + Send + Sync + 'static,
     ) -> ChunkWriter {
+        let lock = {
+            let mut locks = PATIENT_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            Arc::clone(locks.entry(patient.to_owned()).or_default())
+        };
         ChunkWriter {
             target,
             provenance: Box::new(provenance),
             pending: Vec::with_capacity(CHUNK),
             summary: IngestSummary::default(),
+            _patient_lock: lock.lock_owned().await,
         }
     }
 
@@ -224,26 +241,63 @@ impl ChunkWriter {
         &mut self.summary
     }
 
-    /// Queues a resource, to be written by a conditional update to `url`
-    /// (`Observation?identifier=…`: its source identity); writes a chunk when one is full.
-    /// Resources refer to each other (an Observation to its Device) by the same
-    /// conditional URL their entries are written with, which a transaction resolves to
-    /// the entry's target, so a Device and the Observations after it may share a chunk.
+    /// Queues a resource whose source identity is the conditional URL `url`
+    /// (`Observation?identifier=…`); writes a chunk when one is full. Resources refer to
+    /// each other (an Observation to its Device) by the same conditional URL.
     pub async fn push(&mut self, resource: Value, url: String) -> Result<(), ApiError> {
-        self.pending
-            .push(json!({"resource": resource, "request": {"method": "PUT", "url": url}}));
+        self.pending.push((resource, url));
         if self.pending.len() >= CHUNK {
             self.flush().await?;
         }
         Ok(())
     }
 
-    /// Writes what is queued.
+    /// Writes what is queued. Each resource's identity is looked up first (on the read
+    /// pool, outside the writer): one equal to what is stored is left alone, a changed one
+    /// becomes an update of the stored resource, a new one a create (with a `urn:uuid:`
+    /// `fullUrl` that references to it in the chunk are rewritten to). A chunk of creates
+    /// is a transaction of plain creates, which the server prepares before its write job.
     pub async fn flush(&mut self) -> Result<(), ApiError> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let entries = std::mem::take(&mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
+        let found = self.lookup_all(&pending).await?;
+        let mut targets: HashMap<String, String> = HashMap::new();
+        let mut entries = Vec::with_capacity(pending.len());
+        for ((mut resource, url), stored) in pending.into_iter().zip(found) {
+            let res_type = resource["resourceType"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            match stored {
+                Some(stored) => {
+                    let content = stored.content.as_deref().unwrap_or_default();
+                    if crate::rest::interactions::same_content(content, &resource) {
+                        self.summary.unchanged += 1;
+                        targets.insert(url, format!("{res_type}/{}", stored.id));
+                        continue;
+                    }
+                    resource["id"] = json!(stored.id);
+                    let target = format!("{res_type}/{}", stored.id);
+                    targets.insert(url, target.clone());
+                    entries.push(json!({"resource": resource,
+                        "request": {"method": "PUT", "url": target}}));
+                }
+                None => {
+                    let full_url = format!("urn:uuid:{}", uuid::Uuid::new_v4());
+                    targets.insert(url, full_url.clone());
+                    entries.push(json!({"fullUrl": full_url, "resource": resource,
+                        "request": {"method": "POST", "url": res_type}}));
+                }
+            }
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        for entry in &mut entries {
+            rewrite_references(&mut entry["resource"], &targets);
+        }
         let response = self
             .transaction(json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}))
             .await?;
@@ -277,6 +331,51 @@ impl ChunkWriter {
         Ok(())
     }
 
+    /// The stored resource each pending conditional URL names, if any, in order. One
+    /// indexed lookup each: an OR of a chunk's identifiers plans as a scan of every
+    /// identifier row of the type, which grows with the store.
+    async fn lookup_all(
+        &self,
+        pending: &[(Value, String)],
+    ) -> Result<Vec<Option<StoredResource>>, ApiError> {
+        let mut found = Vec::with_capacity(pending.len());
+        for (_, url) in pending {
+            let (res_type, query) = url.split_once('?').unwrap_or((url, ""));
+            found.push(self.lookup(res_type, query).await?);
+        }
+        Ok(found)
+    }
+
+    /// The stored resource a condition names, if any (within the caller's reach; more
+    /// than one is an error: the identity is not unique).
+    async fn lookup(
+        &self,
+        res_type: &str,
+        query: &str,
+    ) -> Result<Option<StoredResource>, ApiError> {
+        let t = &self.target;
+        let pairs = crate::rest::criteria::query_pairs(query);
+        let mut criteria =
+            crate::rest::criteria::parse_criteria_with(&t.params, res_type, &pairs, &t.base_url)?;
+        let reach = t.caller.reach(
+            res_type,
+            smart_auth::Interaction::Search,
+            &t.params,
+            &t.base_url,
+        )?;
+        criteria.extend(reach.criteria().iter().cloned());
+        let page = t
+            .store
+            .search_with(res_type, &crate::store::SearchQuery::matching(criteria, 2))
+            .await?;
+        let mut found = page.resources.into_iter();
+        match (found.next(), found.next()) {
+            (first, None) => Ok(first),
+            (Some(_), Some(_)) => Err(not_unique(res_type)),
+            (None, Some(_)) => Ok(None),
+        }
+    }
+
     /// Writes what is queued and returns the counts.
     pub async fn finish(mut self) -> Result<IngestSummary, ApiError> {
         self.flush().await?;
@@ -287,5 +386,41 @@ impl ChunkWriter {
         let t = &self.target;
         crate::rest::bundle::process(&*t.store, &t.caller, bundle, &t.base_url, false, &t.params)
             .await
+    }
+}
+
+/// More than one stored resource with the source identity of an imported one.
+fn not_unique(res_type: &str) -> ApiError {
+    ApiError::precondition_failed(
+        IssueType::MultipleMatches,
+        format!(
+            "{res_type}: more than one stored resource has the source identity of an imported one"
+        ),
+    )
+}
+
+/// Rewrites every `reference` of `resource` that `targets` knows (a conditional URL of a
+/// resource of the chunk) to where that resource is (`Type/id`, or the new one's
+/// `urn:uuid:` fullUrl).
+fn rewrite_references(resource: &mut Value, targets: &HashMap<String, String>) {
+    match resource {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match value {
+                    Value::String(text) if key == "reference" => {
+                        if let Some(target) = targets.get(text.as_str()) {
+                            *text = target.clone();
+                        }
+                    }
+                    other => rewrite_references(other, targets),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                rewrite_references(item, targets);
+            }
+        }
+        _ => {}
     }
 }

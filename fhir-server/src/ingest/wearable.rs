@@ -65,9 +65,12 @@ pub async fn import(
         assembler.finish(&mut send);
         Ok::<ParseReport, ApiError>(report)
     });
-    let mut writer = ChunkWriter::new(target.clone(), move |targets| {
-        provenance(&provenance_ctx, targets)
-    });
+    let mut writer = ChunkWriter::new(
+        target.clone(),
+        &format!("Patient/{patient_id}"),
+        move |targets| provenance(&provenance_ctx, targets),
+    )
+    .await;
     let mut stored = Ok(());
     while let Some(resource) = rx.recv().await {
         let Some(url) = reference_by_identifier(&resource) else {

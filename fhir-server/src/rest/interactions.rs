@@ -135,7 +135,7 @@ pub fn check_search_parameter(
 /// Whether stored JSON `text` has the same content as `resource`, ignoring the
 /// server-managed `meta.versionId` and `meta.lastUpdated` (and `id`, which the caller
 /// checked already). Object member order does not matter; decimals compare as written.
-fn same_content(text: &str, resource: &Value) -> bool {
+pub fn same_content(text: &str, resource: &Value) -> bool {
     let Ok(mut stored) = serde_json::from_str::<Value>(text) else {
         return false;
     };

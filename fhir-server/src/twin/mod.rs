@@ -108,10 +108,11 @@ pub async fn recompute(
     }
     publish_code_systems(&target).await?;
     let recorded = now.to_owned();
-    let mut writer = ChunkWriter::new(target.clone(), move |targets| {
+    let mut writer = ChunkWriter::new(target.clone(), &patient, move |targets| {
         let assembler = format!("HealthOS digital twin, model {}", twin::MODEL_VERSION);
         crate::ingest::chunk_provenance(&recorded, targets, &assembler, None, None)
-    });
+    })
+    .await;
     for resource in resources {
         let url = update_url(&resource);
         writer.push(resource, url).await?;
