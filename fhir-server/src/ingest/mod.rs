@@ -1,13 +1,17 @@
-//! Imports: data from outside (wearable exports now, EHR pulls next) stored as resources.
+//! Imports: data from outside (wearable exports, EHR syncs, the twin's results) stored as
+//! resources.
 //!
 //! The `mappers` crate decides what the resources are; this module stores them so that
 //! importing the same data twice changes nothing:
 //!
 //! * every imported resource carries an identifier from its source (a vendor record id,
-//!   or one derived from what was measured, when and by which device), and is written by
-//!   a conditional update on it (`PUT Observation?identifier=system|value`): new data
-//!   creates, changed data updates, and unchanged data writes nothing (an update equal to
-//!   the current version is a no-op, see `rest::interactions::update`);
+//!   or one derived from what was measured, when and by which device), named by a
+//!   conditional URL (`Observation?identifier=system|value`). Before a chunk is written
+//!   each URL is looked up (on the read pool, not in the SQLite writer): new data becomes
+//!   a create, changed data an update of the stored resource, and unchanged data is not
+//!   sent at all. References between the chunk's resources (an Observation to its
+//!   Device) are written as those URLs and rewritten to where the resource is. Imports of
+//!   one patient take turns, so a lookup is never stale within this process;
 //! * writes go in transaction Bundles of [`CHUNK`] entries through the same code as
 //!   `POST [base]` (`rest::bundle`), so access checks, conditional references and
 //!   validation are those of the REST API; each Bundle commits whole or not at all;
