@@ -41,6 +41,9 @@ use crate::store::{ResourceStore, StoredResource};
 /// resources, small enough that one chunk holds the SQLite writer only briefly.
 pub const CHUNK: usize = 500;
 
+/// Concurrent lookup tasks per chunk (the read pool serves them on its connections).
+const LOOKUP_TASKS: usize = 4;
+
 /// How many rejected records are listed one by one in a summary (all are counted).
 const MAX_LISTED: usize = 100;
 
@@ -336,48 +339,33 @@ impl ChunkWriter {
     }
 
     /// The stored resource each pending conditional URL names, if any, in order. One
-    /// indexed lookup each: an OR of a chunk's identifiers plans as a scan of every
-    /// identifier row of the type, which grows with the store.
+    /// indexed lookup each (an OR of a chunk's identifiers plans as a scan of every
+    /// identifier row of the type, which grows with the store), [`LOOKUP_TASKS`] tasks at
+    /// a time over the read pool.
     async fn lookup_all(
         &self,
         pending: &[(Value, String)],
     ) -> Result<Vec<Option<StoredResource>>, ApiError> {
-        let mut found = Vec::with_capacity(pending.len());
-        for (_, url) in pending {
-            let (res_type, query) = url.split_once('?').unwrap_or((url, ""));
-            found.push(self.lookup(res_type, query).await?);
+        let urls: Vec<String> = pending.iter().map(|(_, url)| url.clone()).collect();
+        let per_task = urls.len().div_ceil(LOOKUP_TASKS).max(1);
+        let tasks: Vec<_> = urls
+            .chunks(per_task)
+            .map(|group| {
+                let (target, group) = (self.target.clone(), group.to_vec());
+                tokio::spawn(async move {
+                    let mut found = Vec::with_capacity(group.len());
+                    for url in &group {
+                        found.push(lookup(&target, url).await?);
+                    }
+                    Ok::<_, ApiError>(found)
+                })
+            })
+            .collect();
+        let mut found = Vec::with_capacity(urls.len());
+        for task in tasks {
+            found.extend(task.await.map_err(ApiError::internal)??);
         }
         Ok(found)
-    }
-
-    /// The stored resource a condition names, if any (within the caller's reach; more
-    /// than one is an error: the identity is not unique).
-    async fn lookup(
-        &self,
-        res_type: &str,
-        query: &str,
-    ) -> Result<Option<StoredResource>, ApiError> {
-        let t = &self.target;
-        let pairs = crate::rest::criteria::query_pairs(query);
-        let mut criteria =
-            crate::rest::criteria::parse_criteria_with(&t.params, res_type, &pairs, &t.base_url)?;
-        let reach = t.caller.reach(
-            res_type,
-            smart_auth::Interaction::Search,
-            &t.params,
-            &t.base_url,
-        )?;
-        criteria.extend(reach.criteria().iter().cloned());
-        let page = t
-            .store
-            .search_with(res_type, &crate::store::SearchQuery::matching(criteria, 2))
-            .await?;
-        let mut found = page.resources.into_iter();
-        match (found.next(), found.next()) {
-            (first, None) => Ok(first),
-            (Some(_), Some(_)) => Err(not_unique(res_type)),
-            (None, Some(_)) => Ok(None),
-        }
     }
 
     /// Writes what is queued and returns the counts.
@@ -390,6 +378,30 @@ impl ChunkWriter {
         let t = &self.target;
         crate::rest::bundle::process(&*t.store, &t.caller, bundle, &t.base_url, false, &t.params)
             .await
+    }
+}
+
+/// The stored resource a conditional URL names, if any (within the caller's reach; more
+/// than one is an error: the identity is not unique).
+async fn lookup(target: &IngestTarget, url: &str) -> Result<Option<StoredResource>, ApiError> {
+    let (res_type, query) = url.split_once('?').unwrap_or((url, ""));
+    let pairs = crate::rest::criteria::query_pairs(query);
+    let (params, base_url) = (&target.params, &target.base_url);
+    let mut criteria =
+        crate::rest::criteria::parse_criteria_with(params, res_type, &pairs, base_url)?;
+    let reach = target
+        .caller
+        .reach(res_type, smart_auth::Interaction::Search, params, base_url)?;
+    criteria.extend(reach.criteria().iter().cloned());
+    let page = target
+        .store
+        .search_with(res_type, &crate::store::SearchQuery::matching(criteria, 2))
+        .await?;
+    let mut found = page.resources.into_iter();
+    match (found.next(), found.next()) {
+        (first, None) => Ok(first),
+        (Some(_), Some(_)) => Err(not_unique(res_type)),
+        (None, Some(_)) => Ok(None),
     }
 }
 
