@@ -210,6 +210,8 @@ pub struct ChunkWriter {
     provenance: ProvenanceFn,
     pending: Vec<(Value, String)>,
     summary: IngestSummary,
+    /// The last chunk's transaction, running while the next chunk is looked up.
+    in_flight: Option<tokio::task::JoinHandle<Result<Value, ApiError>>>,
     _patient_lock: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -239,6 +241,7 @@ impl ChunkWriter {
             provenance: Box::new(provenance),
             pending: Vec::with_capacity(CHUNK),
             summary: IngestSummary::default(),
+            in_flight: None,
             _patient_lock: lock.lock_owned().await,
         }
     }
@@ -305,36 +308,60 @@ impl ChunkWriter {
         for entry in &mut entries {
             rewrite_references(&mut entry["resource"], &targets);
         }
-        let response = self
-            .transaction(json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}))
-            .await?;
-        let mut written = Vec::new();
-        for entry in response["entry"].as_array().into_iter().flatten() {
+        // The chunk's Provenance goes in the same transaction (one commit, not two),
+        // naming each resource by its fullUrl or `Type/id`, which the transaction
+        // rewrites to the stored ids.
+        let written: Vec<String> = entries
+            .iter()
+            .map(|e| match e["fullUrl"].as_str() {
+                Some(full_url) => full_url.to_owned(),
+                None => e["request"]["url"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        entries.push(json!({"resource": (self.provenance)(&written),
+            "request": {"method": "POST", "url": "Provenance"}}));
+        // The previous chunk's transaction ran while this one was looked up; it must
+        // commit before this one starts (its resources may be referred to here).
+        self.settle().await?;
+        let (target, bundle) = (
+            self.target.clone(),
+            json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+        );
+        self.in_flight = Some(tokio::spawn(async move {
+            crate::rest::bundle::process(
+                &*target.store,
+                &target.caller,
+                bundle,
+                &target.base_url,
+                false,
+                &target.params,
+            )
+            .await
+        }));
+        Ok(())
+    }
+
+    /// Waits for the transaction in flight, if any, and counts what it wrote.
+    async fn settle(&mut self) -> Result<(), ApiError> {
+        let Some(task) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let response = task.await.map_err(ApiError::internal)??;
+        let entries = response["entry"].as_array().cloned().unwrap_or_default();
+        let Some((_provenance, written)) = entries.split_last() else {
+            return Ok(());
+        };
+        for entry in written {
             let r = &entry["response"];
-            let status = r["status"].as_str().unwrap_or_default();
             if !r["outcome"].is_null() {
                 self.summary.unchanged += 1;
-                continue;
-            }
-            if status.starts_with("201") {
+            } else if r["status"].as_str().unwrap_or_default().starts_with("201") {
                 self.summary.created += 1;
             } else {
                 self.summary.updated += 1;
             }
-            if let Some(location) = r["location"].as_str() {
-                written.push(location.to_owned());
-            }
         }
-        if !written.is_empty() {
-            let provenance = (self.provenance)(&written);
-            self.transaction(
-                json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-                    {"resource": provenance, "request": {"method": "POST", "url": "Provenance"}}
-                ]}),
-            )
-            .await?;
-            self.summary.provenances += 1;
-        }
+        self.summary.provenances += 1;
         Ok(())
     }
 
@@ -368,16 +395,11 @@ impl ChunkWriter {
         Ok(found)
     }
 
-    /// Writes what is queued and returns the counts.
+    /// Writes what is queued, waits for it to commit, and returns the counts.
     pub async fn finish(mut self) -> Result<IngestSummary, ApiError> {
         self.flush().await?;
+        self.settle().await?;
         Ok(self.summary)
-    }
-
-    async fn transaction(&self, bundle: Value) -> Result<Value, ApiError> {
-        let t = &self.target;
-        crate::rest::bundle::process(&*t.store, &t.caller, bundle, &t.base_url, false, &t.params)
-            .await
     }
 }
 
