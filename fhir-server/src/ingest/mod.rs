@@ -15,8 +15,7 @@
 //! * writes go in transaction Bundles of [`CHUNK`] entries through the same code as
 //!   `POST [base]` (`rest::bundle`), so access checks, conditional references and
 //!   validation are those of the REST API; each Bundle commits whole or not at all;
-//! * each chunk that changed something gets a Provenance naming the import and the
-//!   versions it wrote;
+//! * each chunk commits with a Provenance naming what it wrote, in the same transaction;
 //! * a file is checked whole before anything is stored (the wearable importer parses
 //!   it once without storing), so a malformed or truncated file stores nothing.
 //!
