@@ -15,7 +15,8 @@
 //! * writes go in transaction Bundles of [`CHUNK`] entries through the same code as
 //!   `POST [base]` (`rest::bundle`), so access checks, conditional references and
 //!   validation are those of the REST API; each Bundle commits whole or not at all;
-//! * each chunk commits with a Provenance naming what it wrote, in the same transaction;
+//! * each chunk that wrote something is followed by a Provenance naming the versions it
+//!   wrote, recorded by the server itself (not with the caller's scopes);
 //! * a file is checked whole before anything is stored (the wearable importer parses
 //!   it once without storing), so a malformed or truncated file stores nothing.
 //!
@@ -307,18 +308,6 @@ impl ChunkWriter {
         for entry in &mut entries {
             rewrite_references(&mut entry["resource"], &targets);
         }
-        // The chunk's Provenance goes in the same transaction (one commit, not two),
-        // naming each resource by its fullUrl or `Type/id`, which the transaction
-        // rewrites to the stored ids.
-        let written: Vec<String> = entries
-            .iter()
-            .map(|e| match e["fullUrl"].as_str() {
-                Some(full_url) => full_url.to_owned(),
-                None => e["request"]["url"].as_str().unwrap_or_default().to_owned(),
-            })
-            .collect();
-        entries.push(json!({"resource": (self.provenance)(&written),
-            "request": {"method": "POST", "url": "Provenance"}}));
         // The previous chunk's transaction ran while this one was looked up; it must
         // commit before this one starts (its resources may be referred to here).
         self.settle().await?;
@@ -346,21 +335,41 @@ impl ChunkWriter {
             return Ok(());
         };
         let response = task.await.map_err(ApiError::internal)??;
-        let entries = response["entry"].as_array().cloned().unwrap_or_default();
-        let Some((_provenance, written)) = entries.split_last() else {
-            return Ok(());
-        };
-        for entry in written {
+        let mut written = Vec::new();
+        for entry in response["entry"].as_array().into_iter().flatten() {
             let r = &entry["response"];
             if !r["outcome"].is_null() {
                 self.summary.unchanged += 1;
-            } else if r["status"].as_str().unwrap_or_default().starts_with("201") {
+                continue;
+            }
+            if r["status"].as_str().unwrap_or_default().starts_with("201") {
                 self.summary.created += 1;
             } else {
                 self.summary.updated += 1;
             }
+            if let Some(location) = r["location"].as_str() {
+                written.push(location.to_owned());
+            }
         }
-        self.summary.provenances += 1;
+        if !written.is_empty() {
+            // The server's own record of what the import wrote: written as the server,
+            // not as the caller, whose scopes cover the patient's data (a Provenance
+            // whose targets are Observations is in no patient's compartment).
+            let t = &self.target;
+            let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+                {"resource": (self.provenance)(&written), "request": {"method": "POST", "url": "Provenance"}}
+            ]});
+            crate::rest::bundle::process(
+                &*t.store,
+                &Caller::Open,
+                bundle,
+                &t.base_url,
+                false,
+                &t.params,
+            )
+            .await?;
+            self.summary.provenances += 1;
+        }
         Ok(())
     }
 

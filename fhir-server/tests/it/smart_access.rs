@@ -1127,3 +1127,57 @@ smart_test!(
     practitioner_user_sees_both_case,
     practitioner_user_sees_both
 );
+
+/// A SMART app with `patient/` scopes imports a wearable file for its patient: the
+/// Observations, Device and Provenance are written with the app's rights (all in the
+/// patient's compartment); for another patient it is refused and nothing is written.
+async fn patient_app_imports_wearable_data(server: &TestServer) {
+    let admin = load(server).await;
+    for patient in ["pa", "pb"] {
+        let consent = json!({"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": format!("Patient/{patient}")},
+            "provision": {"type": "permit", "actor": [{
+                "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "INF"}]},
+                "reference": {"identifier": {"system": "https://healthos.dev/fhir/data-source", "value": "withings"}}}]}});
+        let r = send_with(server, &admin, Method::POST, "Consent", Some(&consent), &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let token = token_for_a(server, "importer", "patient/*.cruds").await;
+    let file = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/wearables/openmhealth-shimmer/withings/withings-body-measures.json"),
+    )
+    .unwrap();
+    let import = |patient: &'static str| {
+        server
+            .request(
+                Method::POST,
+                &format!("Patient/{patient}/$import-wearable?source=withings"),
+            )
+            .bearer_auth(&token)
+            .body(file.clone())
+            .send()
+    };
+    let r = Reply::from(import("pa").await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let found = get_with(server, &token, "Observation?code=29463-7")
+        .await
+        .json();
+    assert_eq!(found["total"], 2, "{found}");
+    let r = Reply::from(import("pb").await.unwrap()).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let b = get_with(
+        server,
+        &admin,
+        "Observation?subject=Patient/pb&code=29463-7",
+    )
+    .await
+    .json();
+    assert_eq!(b["total"], 0, "{b}");
+}
+smart_test!(
+    patient_app_imports_wearable_data_case,
+    patient_app_imports_wearable_data
+);
