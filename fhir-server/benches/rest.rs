@@ -118,18 +118,9 @@ async fn apple_health_import(backend: &str, url: &str) -> anyhow::Result<()> {
     if megabytes == 0 {
         return Ok(());
     }
-    let store = fhir_server::store::open(url).await?;
-    let now = fhir_server::clock::now_instant();
     let base_url = "http://localhost/fhir";
-    let params = fhir_server::custom_params::SearchParameters::load(&*store, base_url, &now)
-        .await?
-        .current();
-    let target = fhir_server::ingest::IngestTarget {
-        store: Arc::clone(&store),
-        params,
-        base_url: base_url.to_owned(),
-        caller: fhir_server::auth::access::Caller::Open,
-    };
+    let target = fhir_server::ingest::IngestTarget::open_admin(url, base_url).await?;
+    let store = Arc::clone(&target.store);
     let dir = tempfile::tempdir()?;
     for (label, size) in [
         ("quarter", megabytes * 250_000),

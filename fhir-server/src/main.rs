@@ -394,23 +394,15 @@ async fn sync(
     report(&request.base_url, result)
 }
 
-/// Where the command-line imports write: the database, as an unrestricted caller.
+/// Where the command-line imports write: the database, as an unrestricted caller; and
+/// the import's instant.
 async fn admin_target(
     database_url: &str,
 ) -> anyhow::Result<(fhir_server::ingest::IngestTarget, String)> {
-    let store = fhir_server::store::open(database_url).await?;
-    let now = fhir_server::clock::now_instant();
-    let base_url = "http://localhost/fhir";
-    let params = fhir_server::custom_params::SearchParameters::load(&*store, base_url, &now)
-        .await?
-        .current();
-    let target = fhir_server::ingest::IngestTarget {
-        store,
-        params,
-        base_url: base_url.to_owned(),
-        caller: fhir_server::auth::access::Caller::Open,
-    };
-    Ok((target, now))
+    let target =
+        fhir_server::ingest::IngestTarget::open_admin(database_url, "http://localhost/fhir")
+            .await?;
+    Ok((target, fhir_server::clock::now_instant()))
 }
 
 /// The closing summary of an import or sync, or its error.

@@ -61,6 +61,23 @@ pub struct IngestTarget {
 }
 
 impl IngestTarget {
+    /// The database at `database_url` (migrated) with its search parameters, as an
+    /// unrestricted caller: where the command line and the benchmark import. `base_url`
+    /// is only used to read absolute references.
+    pub async fn open_admin(database_url: &str, base_url: &str) -> anyhow::Result<IngestTarget> {
+        let store = crate::store::open(database_url).await?;
+        let now = crate::clock::now_instant();
+        let params = crate::custom_params::SearchParameters::load(&*store, base_url, &now)
+            .await?
+            .current();
+        Ok(IngestTarget {
+            store,
+            params,
+            base_url: base_url.to_owned(),
+            caller: Caller::Open,
+        })
+    }
+
     /// The server's store and search parameters, as `caller`.
     pub fn of(state: &crate::AppState, caller: Caller) -> IngestTarget {
         IngestTarget {
