@@ -40,8 +40,8 @@
 //!   the quarter and the full file means memory does not grow with the file).
 //!
 //! `HEALTHOS_BENCH_BACKENDS` (default `sqlite,postgresql`) picks the backends;
-//! `HEALTHOS_BENCH_KEEP_DATABASE` keeps the PostgreSQL database afterwards (to `EXPLAIN`
-//! its searches) and prints its URL. A quick run:
+//! `HEALTHOS_BENCH_KEEP_DATABASE` keeps the databases afterwards (to `EXPLAIN` their
+//! searches) and prints their URLs. A quick run:
 //! `HEALTHOS_BENCH_PATIENTS=20 HEALTHOS_BENCH_GROWTH=2 HEALTHOS_BENCH_CREATES=640
 //! HEALTHOS_BENCH_READS=3200 HEALTHOS_BENCH_SEARCHES=500 cargo bench -p fhir-server --bench rest`.
 
@@ -86,6 +86,10 @@ async fn main() -> anyhow::Result<()> {
         apple_health_import("sqlite", &apple).await?;
         let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
         run_backend("sqlite", &sqlite, patients, growth).await?;
+        if std::env::var_os("HEALTHOS_BENCH_KEEP_DATABASE").is_some() {
+            println!("sqlite: database kept for inspection: {sqlite}");
+            let _ = dir.keep();
+        }
     }
     if wanted("postgresql") {
         let pg_admin = std::env::var("HEALTHOS_BENCH_POSTGRES_URL")

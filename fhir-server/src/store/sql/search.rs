@@ -102,8 +102,10 @@ pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]
         && let Some((patient, param, token)) = patient_token_driver(res_type, criteria)
     {
         // The patient's rows with the token's values: typically a handful, where the
-        // patient alone has hundreds of resources of the type. Every criterion is still
-        // tested below (the compartment is wider than the reference criterion).
+        // patient alone has hundreds of resources of the type. Every other criterion is
+        // still tested below (the compartment is wider than the reference criterion);
+        // the token's own is not: these rows are that criterion's rows, so testing it
+        // again would only cost one more index probe per candidate.
         q.sql("r.pk IN (SELECT i.res_pk FROM idx_token_patient i WHERE i.patient_id = ")
             .text(patient)
             .sql(" AND i.res_type = ")
@@ -113,7 +115,7 @@ pub(super) fn push_matches(q: &mut Query, res_type: &str, criteria: &[Criterion]
             .sql(" AND (");
         push_values(q, "i", token);
         q.sql(")) AND r.deleted = 0");
-        for c in criteria {
+        for c in criteria.iter().filter(|c| !std::ptr::eq(*c, token)) {
             q.sql(" AND ");
             push_criterion(q, res_type, "r", c);
         }
