@@ -227,8 +227,13 @@ pub struct ChunkWriter {
     provenance: ProvenanceFn,
     pending: Vec<(Value, String)>,
     summary: IngestSummary,
-    /// The last chunk's transaction, running while the next chunk is looked up.
+    /// The last chunk's transaction, written while the next chunk is looked up and
+    /// prepared.
     in_flight: Option<tokio::task::JoinHandle<Result<Value, ApiError>>>,
+    /// Where the resources of earlier chunks that later ones referred to are
+    /// (conditional URL → `Type/id`): one entry per such target (an import's Devices,
+    /// the Encounters of a sync), not per resource.
+    referred: HashMap<String, String>,
     _patient_lock: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -259,6 +264,7 @@ impl ChunkWriter {
             pending: Vec::with_capacity(CHUNK),
             summary: IngestSummary::default(),
             in_flight: None,
+            referred: HashMap::new(),
             _patient_lock: lock.lock_owned().await,
         }
     }
@@ -325,24 +331,60 @@ impl ChunkWriter {
         for entry in &mut entries {
             rewrite_references(&mut entry["resource"], &targets);
         }
-        // The previous chunk's transaction ran while this one was looked up; it must
-        // commit before this one starts (its resources may be referred to here).
+        self.resolve_earlier_references(&mut entries).await?;
+        // Prepared (validated, indexed, serialized) while the previous chunk is written;
+        // written once that one has committed.
+        let t = &self.target;
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
+        let prepared = crate::rest::bundle::prepare_transaction(
+            &*t.store,
+            &t.caller,
+            bundle,
+            &t.base_url,
+            &t.params,
+        )
+        .await?;
         self.settle().await?;
-        let (target, bundle) = (
-            self.target.clone(),
-            json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
-        );
+        let target = self.target.clone();
         self.in_flight = Some(tokio::spawn(async move {
-            crate::rest::bundle::process(
+            crate::rest::bundle::commit(
                 &*target.store,
                 &target.caller,
-                bundle,
+                prepared,
                 &target.base_url,
                 false,
                 &target.params,
             )
             .await
         }));
+        Ok(())
+    }
+
+    /// Rewrites the conditional references of `entries` to resources of earlier chunks
+    /// into `Type/id`, so the chunk's transaction resolves nothing against the store and
+    /// can be prepared before the chunk in flight commits. A target not met before is
+    /// looked up once the chunk in flight has committed (it may be there); one that is
+    /// not found stays conditional, for the transaction to report.
+    async fn resolve_earlier_references(&mut self, entries: &mut [Value]) -> Result<(), ApiError> {
+        let mut unknown = Vec::new();
+        for entry in entries.iter() {
+            collect_conditional_references(&entry["resource"], &self.referred, &mut unknown);
+        }
+        if !unknown.is_empty() {
+            self.settle().await?;
+            unknown.sort_unstable();
+            unknown.dedup();
+            for url in unknown {
+                if let Some(found) = lookup(&self.target, &url).await? {
+                    let res_type = url.split('?').next().unwrap_or_default();
+                    let at = format!("{res_type}/{}", found.id);
+                    self.referred.insert(url, at);
+                }
+            }
+        }
+        for entry in entries.iter_mut() {
+            rewrite_references(&mut entry["resource"], &self.referred);
+        }
         Ok(())
     }
 
@@ -460,6 +502,39 @@ fn not_unique(res_type: &str) -> ApiError {
             "{res_type}: more than one stored resource has the source identity of an imported one"
         ),
     )
+}
+
+/// Collects into `out` every conditional `reference` of `resource`
+/// (`Type?param=value`) that `known` does not name.
+fn collect_conditional_references(
+    resource: &Value,
+    known: &HashMap<String, String>,
+    out: &mut Vec<String>,
+) {
+    match resource {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    Value::String(text) if key == "reference" => {
+                        let conditional = text.split_once('?').is_some_and(|(res_type, _)| {
+                            res_type.starts_with(|c: char| c.is_ascii_uppercase())
+                                && res_type.chars().all(|c| c.is_ascii_alphabetic())
+                        });
+                        if conditional && !known.contains_key(text) {
+                            out.push(text.clone());
+                        }
+                    }
+                    other => collect_conditional_references(other, known, out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                collect_conditional_references(item, known, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Rewrites every `reference` of `resource` that `targets` knows (a conditional URL of a

@@ -141,37 +141,16 @@ pub async fn process(
     };
     match bundle_type.as_str() {
         "transaction" => {
-            let parsed = entries
-                .into_iter()
-                .enumerate()
-                .map(|(i, e)| {
-                    parse_entry(e, base_url).map_err(|err| err.at(format!("Bundle.entry[{i}]")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let base = base_url.to_owned();
-            let params = Arc::clone(params);
-            let caller = caller.clone();
-            let results = if is_plain(&parsed) {
-                let prepared = prepare_plain(store, &caller, parsed, base_url, &params).await?;
-                store::write(store, move |tx| {
-                    Box::pin(
-                        async move { run_prepared(tx, &caller, prepared, base, &params).await },
-                    )
-                })
-                .await?
-            } else {
-                store::write(store, move |tx| {
-                    Box::pin(
-                        async move { run_transaction(tx, &caller, parsed, base, &params).await },
-                    )
-                })
-                .await?
-            };
-            let entries: Vec<Value> = results
-                .iter()
-                .map(|r| response_entry(r, base_url, return_representation))
-                .collect();
-            Ok(json!({"resourceType": "Bundle", "type": "transaction-response", "entry": entries}))
+            let prepared = prepare_entries(store, caller, entries, base_url, params).await?;
+            commit(
+                store,
+                caller,
+                prepared,
+                base_url,
+                return_representation,
+                params,
+            )
+            .await
         }
         "batch" => {
             let mut out = Vec::with_capacity(entries.len());
@@ -205,6 +184,87 @@ pub async fn process(
         )
         .at("Bundle.type")),
     }
+}
+
+/// A transaction Bundle made ready for its write job: parsed, and when it holds only
+/// plain creates and reads, also given ids, its conditional references resolved, and its
+/// resources indexed and serialized (see [`prepare_plain`]).
+pub struct PreparedBundle(Prepared);
+
+enum Prepared {
+    Plain(PreparedTransaction),
+    General(Vec<Entry>),
+}
+
+/// Prepares a `transaction` Bundle without writing anything: the work of [`process`]
+/// before its write job, so a caller can prepare the next transaction while the last
+/// one is being written (the importers do). Conditional references resolve against what
+/// is committed now.
+pub async fn prepare_transaction(
+    store: &dyn ResourceStore,
+    caller: &Caller,
+    mut bundle: Value,
+    base_url: &str,
+    params: &CustomSearchParams,
+) -> Result<PreparedBundle, ApiError> {
+    let entries = match bundle.get_mut("entry").map(Value::take) {
+        Some(Value::Array(entries)) => entries,
+        _ => Vec::new(),
+    };
+    prepare_entries(store, caller, entries, base_url, params).await
+}
+
+async fn prepare_entries(
+    store: &dyn ResourceStore,
+    caller: &Caller,
+    entries: Vec<Value>,
+    base_url: &str,
+    params: &CustomSearchParams,
+) -> Result<PreparedBundle, ApiError> {
+    let parsed = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| parse_entry(e, base_url).map_err(|err| err.at(format!("Bundle.entry[{i}]"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PreparedBundle(if is_plain(&parsed) {
+        Prepared::Plain(prepare_plain(store, caller, parsed, base_url, params).await?)
+    } else {
+        Prepared::General(parsed)
+    }))
+}
+
+/// Writes a prepared transaction in one write job and returns its `transaction-response`
+/// Bundle.
+pub async fn commit(
+    store: &dyn ResourceStore,
+    caller: &Caller,
+    prepared: PreparedBundle,
+    base_url: &str,
+    return_representation: bool,
+    params: &Arc<CustomSearchParams>,
+) -> Result<Value, ApiError> {
+    let base = base_url.to_owned();
+    let params = Arc::clone(params);
+    let caller = caller.clone();
+    let results = match prepared.0 {
+        Prepared::Plain(prepared) => {
+            store::write(store, move |tx| {
+                Box::pin(async move { run_prepared(tx, &caller, prepared, base, &params).await })
+            })
+            .await?
+        }
+        Prepared::General(parsed) => {
+            store::write(store, move |tx| {
+                Box::pin(async move { run_transaction(tx, &caller, parsed, base, &params).await })
+            })
+            .await?
+        }
+    };
+    let entries: Vec<Value> = results
+        .iter()
+        .map(|r| response_entry(r, base_url, return_representation))
+        .collect();
+    Ok(json!({"resourceType": "Bundle", "type": "transaction-response", "entry": entries}))
 }
 
 /// One Bundle entry as an action; its resource is moved out, not copied.
