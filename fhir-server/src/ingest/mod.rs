@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 
 use crate::auth::access::Caller;
 use crate::error::ApiError;
-use crate::store::{ResourceStore, StoredResource};
+use crate::store::{Criterion, ResourceStore, SearchQuery, StoredResource, TokenMatch};
 
 /// Entries per transaction Bundle: big enough that a commit's cost is shared by many
 /// resources, small enough that one chunk holds the SQLite writer only briefly.
@@ -234,6 +234,8 @@ pub struct ChunkWriter {
     /// (conditional URL → `Type/id`): one entry per such target (an import's Devices,
     /// the Encounters of a sync), not per resource.
     referred: HashMap<String, String>,
+    /// The Provenance of the last chunk that wrote something, being written.
+    provenance_in_flight: Option<tokio::task::JoinHandle<Result<Value, ApiError>>>,
     _patient_lock: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -265,6 +267,7 @@ impl ChunkWriter {
             summary: IngestSummary::default(),
             in_flight: None,
             referred: HashMap::new(),
+            provenance_in_flight: None,
             _patient_lock: lock.lock_owned().await,
         }
     }
@@ -414,60 +417,188 @@ impl ChunkWriter {
             // The server's own record of what the import wrote: written as the server,
             // not as the caller, whose scopes cover the patient's data (a Provenance
             // whose targets are Observations is in no patient's compartment).
-            let t = &self.target;
+            // It is written beside the next chunk (both queue for the writer together),
+            // and waited for at the next settle.
+            self.settle_provenance().await?;
+            let t = self.target.clone();
             let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
                 {"resource": (self.provenance)(&written), "request": {"method": "POST", "url": "Provenance"}}
             ]});
-            crate::rest::bundle::process(
-                &*t.store,
-                &Caller::Open,
-                bundle,
-                &t.base_url,
-                false,
-                &t.params,
-            )
-            .await?;
+            self.provenance_in_flight = Some(tokio::spawn(async move {
+                crate::rest::bundle::process(
+                    &*t.store,
+                    &Caller::Open,
+                    bundle,
+                    &t.base_url,
+                    false,
+                    &t.params,
+                )
+                .await
+            }));
+        }
+        Ok(())
+    }
+
+    /// Waits for the last chunk's Provenance, if one is being written.
+    async fn settle_provenance(&mut self) -> Result<(), ApiError> {
+        if let Some(task) = self.provenance_in_flight.take() {
+            task.await.map_err(ApiError::internal)??;
             self.summary.provenances += 1;
         }
         Ok(())
     }
 
-    /// The stored resource each pending conditional URL names, if any, in order. One
-    /// indexed lookup each (an OR of a chunk's identifiers plans as a scan of every
-    /// identifier row of the type, which grows with the store), [`LOOKUP_TASKS`] tasks at
-    /// a time over the read pool.
+    /// The stored resource each pending conditional URL names, if any, in order. URLs
+    /// that name one identifier (`Type?identifier=system|value`, what every importer
+    /// writes) are looked up together, one query per type (the identifiers of a system
+    /// become one `IN` list: an index seek each); any other URL alone.
     async fn lookup_all(
         &self,
         pending: &[(Value, String)],
     ) -> Result<Vec<Option<StoredResource>>, ApiError> {
-        let urls: Vec<String> = pending.iter().map(|(_, url)| url.clone()).collect();
-        let per_task = urls.len().div_ceil(LOOKUP_TASKS).max(1);
-        let tasks: Vec<_> = urls
+        let mut found: Vec<Option<StoredResource>> = vec![None; pending.len()];
+        let mut by_type: HashMap<String, Vec<(usize, String, String)>> = HashMap::new();
+        let mut alone = Vec::new();
+        for (n, (_, url)) in pending.iter().enumerate() {
+            match identity(&self.target, url)? {
+                Some((res_type, system, value)) => {
+                    by_type
+                        .entry(res_type)
+                        .or_default()
+                        .push((n, system, value));
+                }
+                None => alone.push(n),
+            }
+        }
+        for (res_type, identities) in by_type {
+            if !self
+                .lookup_identities(&res_type, &identities, &mut found)
+                .await?
+            {
+                alone.extend(identities.iter().map(|(n, _, _)| *n));
+            }
+        }
+        let per_task = alone.len().div_ceil(LOOKUP_TASKS).max(1);
+        let tasks: Vec<_> = alone
             .chunks(per_task)
             .map(|group| {
-                let (target, group) = (self.target.clone(), group.to_vec());
+                let target = self.target.clone();
+                let group: Vec<(usize, String)> =
+                    group.iter().map(|&n| (n, pending[n].1.clone())).collect();
                 tokio::spawn(async move {
-                    let mut found = Vec::with_capacity(group.len());
-                    for url in &group {
-                        found.push(lookup(&target, url).await?);
+                    let mut out = Vec::with_capacity(group.len());
+                    for (n, url) in group {
+                        out.push((n, lookup(&target, &url).await?));
                     }
-                    Ok::<_, ApiError>(found)
+                    Ok::<_, ApiError>(out)
                 })
             })
             .collect();
-        let mut found = Vec::with_capacity(urls.len());
         for task in tasks {
-            found.extend(task.await.map_err(ApiError::internal)??);
+            for (n, stored) in task.await.map_err(ApiError::internal)?? {
+                found[n] = stored;
+            }
         }
         Ok(found)
+    }
+
+    /// Looks up resources of `res_type` by identifier (`(position, system, value)`) in
+    /// one search and files each match at its position. `false` when the answer may be
+    /// incomplete (a full page: many resources share identities), for the caller to
+    /// look them up one by one.
+    async fn lookup_identities(
+        &self,
+        res_type: &str,
+        identities: &[(usize, String, String)],
+        found: &mut [Option<StoredResource>],
+    ) -> Result<bool, ApiError> {
+        let t = &self.target;
+        let mut criteria = vec![Criterion::Token {
+            param: "identifier".to_owned(),
+            values: identities
+                .iter()
+                .map(|(_, system, value)| TokenMatch {
+                    system: Some(system.clone()),
+                    code: Some(value.clone()),
+                })
+                .collect(),
+        }];
+        let reach = t.caller.reach(
+            res_type,
+            smart_auth::Interaction::Search,
+            &t.params,
+            &t.base_url,
+        )?;
+        criteria.extend(reach.criteria().iter().cloned());
+        let count = 2 * identities.len() + 1;
+        let page = t
+            .store
+            .search_with(res_type, &SearchQuery::matching(criteria, count))
+            .await?;
+        if page.resources.len() >= count {
+            return Ok(false);
+        }
+        let mut at: HashMap<(&str, &str), usize> = HashMap::with_capacity(identities.len());
+        for (n, system, value) in identities {
+            at.insert((system.as_str(), value.as_str()), *n);
+        }
+        for stored in page.resources {
+            let content: Value = stored
+                .content
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok())
+                .unwrap_or_default();
+            for identifier in content["identifier"].as_array().into_iter().flatten() {
+                let key = (
+                    identifier["system"].as_str().unwrap_or_default(),
+                    identifier["value"].as_str().unwrap_or_default(),
+                );
+                if let Some(&n) = at.get(&key) {
+                    match &found[n] {
+                        Some(other) if other.id != stored.id => return Err(not_unique(res_type)),
+                        _ => found[n] = Some(stored.clone()),
+                    }
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Writes what is queued, waits for it to commit, and returns the counts.
     pub async fn finish(mut self) -> Result<IngestSummary, ApiError> {
         self.flush().await?;
         self.settle().await?;
+        self.settle_provenance().await?;
         Ok(self.summary)
     }
+}
+
+/// The resource type, identifier system and value a conditional URL names when it is
+/// `Type?identifier=system|value` and nothing else.
+fn identity(
+    target: &IngestTarget,
+    url: &str,
+) -> Result<Option<(String, String, String)>, ApiError> {
+    let (res_type, query) = url.split_once('?').unwrap_or((url, ""));
+    let pairs = crate::rest::criteria::query_pairs(query);
+    let criteria = crate::rest::criteria::parse_criteria_with(
+        &target.params,
+        res_type,
+        &pairs,
+        &target.base_url,
+    )?;
+    Ok(match criteria.as_slice() {
+        [Criterion::Token { param, values }] if param == "identifier" => match values.as_slice() {
+            [
+                TokenMatch {
+                    system: Some(system),
+                    code: Some(value),
+                },
+            ] if !system.is_empty() => Some((res_type.to_owned(), system.clone(), value.clone())),
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 /// The stored resource a conditional URL names, if any (within the caller's reach; more

@@ -469,10 +469,28 @@ fn push_values(q: &mut Query, i: &str, c: &Criterion) {
             q.sql("1 = 0");
         }
         Criterion::Token { values, .. } => {
-            for (n, v) in values.iter().enumerate() {
+            // Values with a code are grouped by their system into `code IN (…)`: an OR
+            // of `system AND code` pairs plans as a scan of the parameter's rows, where
+            // an IN list is one index seek per code (an import's identity lookups, a
+            // `code=` list of one code system).
+            let mut groups: Vec<(&Option<String>, Vec<&String>)> = Vec::new();
+            for v in values {
+                let Some(code) = &v.code else {
+                    groups.push((&v.system, Vec::new()));
+                    continue;
+                };
+                match groups
+                    .iter_mut()
+                    .find(|(system, codes)| *system == &v.system && !codes.is_empty())
+                {
+                    Some((_, codes)) => codes.push(code),
+                    None => groups.push((&v.system, vec![code])),
+                }
+            }
+            for (n, (system, codes)) in groups.iter().enumerate() {
                 q.sql(if n == 0 { "(" } else { " OR (" });
                 let mut first = true;
-                match &v.system {
+                match system {
                     None => {}
                     Some(s) if s.is_empty() => {
                         q.sql(&format!("{i}.system IS NULL"));
@@ -483,12 +501,29 @@ fn push_values(q: &mut Query, i: &str, c: &Criterion) {
                         first = false;
                     }
                 }
-                if let Some(code) = &v.code {
-                    if !first {
-                        q.sql(" AND ");
+                match codes.as_slice() {
+                    [] => {}
+                    [code] => {
+                        if !first {
+                            q.sql(" AND ");
+                        }
+                        q.sql(&format!("{i}.code = ")).text((*code).clone());
+                        first = false;
                     }
-                    q.sql(&format!("{i}.code = ")).text(code.clone());
-                    first = false;
+                    codes => {
+                        if !first {
+                            q.sql(" AND ");
+                        }
+                        q.sql(&format!("{i}.code IN ("));
+                        for (k, code) in codes.iter().enumerate() {
+                            if k > 0 {
+                                q.sql(", ");
+                            }
+                            q.text((*code).clone());
+                        }
+                        q.sql(")");
+                        first = false;
+                    }
                 }
                 if first {
                     q.sql("1 = 1");
