@@ -236,8 +236,14 @@ pub struct ChunkWriter {
     referred: HashMap<String, String>,
     /// The Provenance of the last chunk that wrote something, being written.
     provenance_in_flight: Option<tokio::task::JoinHandle<Result<Value, ApiError>>>,
+    /// What must succeed before anything is written (see [`ChunkWriter::write_after`]).
+    gate: Option<Gate>,
     _patient_lock: tokio::sync::OwnedMutexGuard<()>,
 }
+
+/// A check that must pass before a [`ChunkWriter`] writes.
+type Gate =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + Sync>>;
 
 /// One lock per patient for the imports of this process: the writer looks up what exists
 /// before its transaction, so two imports of one patient's new data must not interleave
@@ -268,7 +274,27 @@ impl ChunkWriter {
             in_flight: None,
             referred: HashMap::new(),
             provenance_in_flight: None,
+            gate: None,
             _patient_lock: lock.lock_owned().await,
+        }
+    }
+
+    /// Writes nothing until `check` has succeeded, and fails with its error if it fails:
+    /// chunks are looked up and prepared meanwhile (the wearable importer checks the
+    /// whole file beside the parse that assembles it).
+    pub fn write_after(
+        mut self,
+        check: impl std::future::Future<Output = Result<(), ApiError>> + Send + Sync + 'static,
+    ) -> ChunkWriter {
+        self.gate = Some(Box::pin(check));
+        self
+    }
+
+    /// Waits for the check [`ChunkWriter::write_after`] named, once.
+    async fn pass_gate(&mut self) -> Result<(), ApiError> {
+        match self.gate.take() {
+            Some(check) => check.await,
+            None => Ok(()),
         }
     }
 
@@ -348,6 +374,7 @@ impl ChunkWriter {
         )
         .await?;
         self.settle().await?;
+        self.pass_gate().await?;
         let target = self.target.clone();
         self.in_flight = Some(tokio::spawn(async move {
             crate::rest::bundle::commit(
@@ -566,6 +593,7 @@ impl ChunkWriter {
 
     /// Writes what is queued, waits for it to commit, and returns the counts.
     pub async fn finish(mut self) -> Result<IngestSummary, ApiError> {
+        self.pass_gate().await?;
         self.flush().await?;
         self.settle().await?;
         self.settle_provenance().await?;

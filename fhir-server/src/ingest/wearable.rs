@@ -1,9 +1,11 @@
 //! A wearable export (a file on disk) imported for one patient.
 //!
-//! The file is parsed twice: first without storing anything, so a malformed or truncated
+//! The file is parsed twice: once without storing anything, so a malformed or truncated
 //! file is refused whole (with the position of the fault) and nothing partial is kept;
-//! then again, streamed, with the samples folded into resources by
+//! and once, streamed, with the samples folded into resources by
 //! [`mappers::wearable::fhir::Assembler`] and stored in chunks by [`ChunkWriter`]. The
+//! two run side by side: the second's writer looks up and prepares its first chunk while
+//! the first checks, and writes only once the whole file has parsed. The
 //! parser runs on a blocking thread and hands resources over a bounded channel, so
 //! memory stays flat however large the export (a 1 GB Apple Health export included).
 
@@ -38,10 +40,13 @@ pub async fn import(
     require_patient(target, patient_id).await?;
     consent::require(target, patient_id, source.code(), now).await?;
 
-    // Pass 1: the whole file must parse before anything is stored.
+    // Pass 1: the whole file must parse before anything is stored. It runs beside pass
+    // 2, whose writer looks up and prepares its first chunk meanwhile but writes only
+    // once this check has passed.
     let path = file.to_owned();
     let checked = Arc::clone(&progress);
-    blocking(move || parse_file(source, &path, Some(checked), &mut |_| {})).await?;
+    let check =
+        tokio::task::spawn_blocking(move || parse_file(source, &path, Some(checked), &mut |_| {}));
 
     // Pass 2: parse again, assemble and store.
     let ctx = ImportContext {
@@ -70,7 +75,8 @@ pub async fn import(
         &format!("Patient/{patient_id}"),
         move |targets| provenance(&provenance_ctx, targets),
     )
-    .await;
+    .await
+    .write_after(async move { check.await.map_err(parser_failed)?.map(|_| ()) });
     let mut stored = Ok(());
     while let Some(resource) = rx.recv().await {
         let Some(url) = reference_by_identifier(&resource) else {
@@ -85,9 +91,7 @@ pub async fn import(
         }
     }
     drop(rx);
-    let report = parser
-        .await
-        .map_err(|e| ApiError::internal(format!("the parser thread failed: {e}")))??;
+    let report = parser.await.map_err(parser_failed)??;
     stored?;
     let mut summary = writer.finish().await?;
     summary.read = report.records;
@@ -111,13 +115,9 @@ pub(crate) async fn require_patient(
     }
 }
 
-/// Runs a blocking parse off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("the parser thread failed: {e}")))?
+/// A parser thread that panicked or was cancelled.
+fn parser_failed(e: tokio::task::JoinError) -> ApiError {
+    ApiError::internal(format!("the parser thread failed: {e}"))
 }
 
 /// Parses the file, counting bytes read into `progress`.
