@@ -7,11 +7,14 @@
 //! * every imported resource carries an identifier from its source (a vendor record id,
 //!   or one derived from what was measured, when and by which device), named by a
 //!   conditional URL (`Observation?identifier=system|value`). Before a chunk is written
-//!   each URL is looked up (on the read pool, not in the SQLite writer): new data becomes
-//!   a create, changed data an update of the stored resource, and unchanged data is not
-//!   sent at all. References between the chunk's resources (an Observation to its
-//!   Device) are written as those URLs and rewritten to where the resource is. Imports of
-//!   one patient take turns, so a lookup is never stale within this process;
+//!   its URLs are looked up (on the read pool, not in the SQLite writer; one query per
+//!   resource type): new data becomes a create, changed data an update of the stored
+//!   resource, and unchanged data is not sent at all. References between resources (an
+//!   Observation to its Device) are written as those URLs and rewritten to where the
+//!   resource is, in the chunk or stored. Imports of one patient take turns, so a lookup
+//!   is never stale within this process;
+//! * a chunk is looked up and prepared (validated, indexed, serialized) while the one
+//!   before it is written, so the writer is kept busy;
 //! * writes go in transaction Bundles of [`CHUNK`] entries through the same code as
 //!   `POST [base]` (`rest::bundle`), so access checks, conditional references and
 //!   validation are those of the REST API; each Bundle commits whole or not at all;
