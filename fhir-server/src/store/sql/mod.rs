@@ -173,6 +173,9 @@ pub struct SqlTx<'c> {
     pub dialect: Dialect,
     /// Versions written but not yet sent to the database.
     pending: Vec<NewVersion>,
+    /// The ids in `pending`, so a write of one again is found without a scan (a group
+    /// commit buffers hundreds of versions).
+    pending_ids: std::collections::HashSet<String>,
     /// When several jobs share this transaction (SQLite group commit): where the current
     /// job's writes start in `pending`.
     job_start: Option<usize>,
@@ -192,6 +195,7 @@ impl<'c> SqlTx<'c> {
             conn,
             dialect,
             pending: Vec::new(),
+            pending_ids: std::collections::HashSet::new(),
             job_start: None,
             job_savepoint: false,
             poisoned: false,
@@ -211,6 +215,7 @@ impl<'c> SqlTx<'c> {
         if !succeeded && let Some(start) = start {
             // Buffered writes of this job are dropped; flushed ones are undone below.
             self.pending.truncate(start);
+            self.pending_ids = self.pending.iter().map(|p| p.id.clone()).collect();
         }
         if self.job_savepoint {
             self.job_savepoint = false;
@@ -291,13 +296,15 @@ impl WriteTx for SqlTx<'_> {
     }
 
     async fn write_version(&mut self, v: NewVersion) -> Result<(), StoreError> {
-        let again = self
-            .pending
-            .iter()
-            .any(|p| p.res_type == v.res_type && p.id == v.id);
+        let again = self.pending_ids.contains(v.id.as_str())
+            && self
+                .pending
+                .iter()
+                .any(|p| p.res_type == v.res_type && p.id == v.id);
         if again || self.pending.len() >= MAX_PENDING {
             self.flush().await?;
         }
+        self.pending_ids.insert(v.id.clone());
         self.pending.push(v);
         Ok(())
     }
@@ -327,6 +334,7 @@ impl WriteTx for SqlTx<'_> {
             self.job_start = Some(0);
         }
         let pending = std::mem::take(&mut self.pending);
+        self.pending_ids.clear();
         let result = write_versions(self.conn, self.dialect, &pending).await;
         if result.is_err() && !self.job_savepoint {
             self.poisoned = true;
