@@ -401,12 +401,14 @@ impl ChunkWriter {
     async fn resolve_earlier_references(&mut self, entries: &mut [Value]) -> Result<(), ApiError> {
         let mut unknown = Vec::new();
         for entry in entries.iter() {
-            collect_conditional_references(&entry["resource"], &self.referred, &mut unknown);
+            crate::rest::bundle::conditional_references(
+                &entry["resource"],
+                &self.referred,
+                &mut unknown,
+            );
         }
         if !unknown.is_empty() {
             self.settle().await?;
-            unknown.sort_unstable();
-            unknown.dedup();
             for url in unknown {
                 if let Some(found) = lookup(&self.target, &url).await? {
                     let res_type = url.split('?').next().unwrap_or_default();
@@ -542,8 +544,7 @@ impl ChunkWriter {
         identities: &[(usize, String, String)],
         found: &mut [Option<StoredResource>],
     ) -> Result<bool, ApiError> {
-        let t = &self.target;
-        let mut criteria = vec![Criterion::Token {
+        let criteria = vec![Criterion::Token {
             param: "identifier".to_owned(),
             values: identities
                 .iter()
@@ -553,26 +554,16 @@ impl ChunkWriter {
                 })
                 .collect(),
         }];
-        let reach = t.caller.reach(
-            res_type,
-            smart_auth::Interaction::Search,
-            &t.params,
-            &t.base_url,
-        )?;
-        criteria.extend(reach.criteria().iter().cloned());
         let count = 2 * identities.len() + 1;
-        let page = t
-            .store
-            .search_with(res_type, &SearchQuery::matching(criteria, count))
-            .await?;
-        if page.resources.len() >= count {
+        let resources = search_in_reach(&self.target, res_type, criteria, count).await?;
+        if resources.len() >= count {
             return Ok(false);
         }
         let mut at: HashMap<(&str, &str), usize> = HashMap::with_capacity(identities.len());
         for (n, system, value) in identities {
             at.insert((system.as_str(), value.as_str()), *n);
         }
-        for stored in page.resources {
+        for stored in resources {
             let content: Value = stored
                 .content
                 .as_deref()
@@ -610,14 +601,7 @@ fn identity(
     target: &IngestTarget,
     url: &str,
 ) -> Result<Option<(String, String, String)>, ApiError> {
-    let (res_type, query) = url.split_once('?').unwrap_or((url, ""));
-    let pairs = crate::rest::criteria::query_pairs(query);
-    let criteria = crate::rest::criteria::parse_criteria_with(
-        &target.params,
-        res_type,
-        &pairs,
-        &target.base_url,
-    )?;
+    let (res_type, criteria) = url_criteria(target, url)?;
     Ok(match criteria.as_slice() {
         [Criterion::Token { param, values }] if param == "identifier" => match values.as_slice() {
             [
@@ -635,25 +619,53 @@ fn identity(
 /// The stored resource a conditional URL names, if any (within the caller's reach; more
 /// than one is an error: the identity is not unique).
 async fn lookup(target: &IngestTarget, url: &str) -> Result<Option<StoredResource>, ApiError> {
-    let (res_type, query) = url.split_once('?').unwrap_or((url, ""));
-    let pairs = crate::rest::criteria::query_pairs(query);
-    let (params, base_url) = (&target.params, &target.base_url);
-    let mut criteria =
-        crate::rest::criteria::parse_criteria_with(params, res_type, &pairs, base_url)?;
-    let reach = target
-        .caller
-        .reach(res_type, smart_auth::Interaction::Search, params, base_url)?;
-    criteria.extend(reach.criteria().iter().cloned());
-    let page = target
-        .store
-        .search_with(res_type, &crate::store::SearchQuery::matching(criteria, 2))
-        .await?;
-    let mut found = page.resources.into_iter();
+    let (res_type, criteria) = url_criteria(target, url)?;
+    let mut found = search_in_reach(target, res_type, criteria, 2)
+        .await?
+        .into_iter();
     match (found.next(), found.next()) {
         (first, None) => Ok(first),
         (Some(_), Some(_)) => Err(not_unique(res_type)),
         (None, Some(_)) => Ok(None),
     }
+}
+
+/// The resource type and criteria of a conditional URL (`Type?query`).
+fn url_criteria<'u>(
+    target: &IngestTarget,
+    url: &'u str,
+) -> Result<(&'u str, Vec<Criterion>), ApiError> {
+    let (res_type, query) = url.split_once('?').unwrap_or((url, ""));
+    let pairs = crate::rest::criteria::query_pairs(query);
+    let criteria = crate::rest::criteria::parse_criteria_with(
+        &target.params,
+        res_type,
+        &pairs,
+        &target.base_url,
+    )?;
+    Ok((res_type, criteria))
+}
+
+/// The first `count` resources of `res_type` matching `criteria` within what the
+/// target's caller may search.
+async fn search_in_reach(
+    target: &IngestTarget,
+    res_type: &str,
+    mut criteria: Vec<Criterion>,
+    count: usize,
+) -> Result<Vec<StoredResource>, ApiError> {
+    let reach = target.caller.reach(
+        res_type,
+        smart_auth::Interaction::Search,
+        &target.params,
+        &target.base_url,
+    )?;
+    criteria.extend(reach.criteria().iter().cloned());
+    Ok(target
+        .store
+        .search_with(res_type, &SearchQuery::matching(criteria, count))
+        .await?
+        .resources)
 }
 
 /// More than one stored resource with the source identity of an imported one.
@@ -664,39 +676,6 @@ fn not_unique(res_type: &str) -> ApiError {
             "{res_type}: more than one stored resource has the source identity of an imported one"
         ),
     )
-}
-
-/// Collects into `out` every conditional `reference` of `resource`
-/// (`Type?param=value`) that `known` does not name.
-fn collect_conditional_references(
-    resource: &Value,
-    known: &HashMap<String, String>,
-    out: &mut Vec<String>,
-) {
-    match resource {
-        Value::Object(map) => {
-            for (key, value) in map {
-                match value {
-                    Value::String(text) if key == "reference" => {
-                        let conditional = text.split_once('?').is_some_and(|(res_type, _)| {
-                            res_type.starts_with(|c: char| c.is_ascii_uppercase())
-                                && res_type.chars().all(|c| c.is_ascii_alphabetic())
-                        });
-                        if conditional && !known.contains_key(text) {
-                            out.push(text.clone());
-                        }
-                    }
-                    other => collect_conditional_references(other, known, out),
-                }
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                collect_conditional_references(item, known, out);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Rewrites every `reference` of `resource` that `targets` knows (a conditional URL of a

@@ -746,9 +746,14 @@ async fn run_action(
     })
 }
 
-/// The conditional references (`Patient?identifier=…`) in a resource that name no
-/// `fullUrl` of the Bundle.
-fn conditional_references(resource: &Value, ids: &HashMap<String, String>, out: &mut Vec<String>) {
+/// The conditional references (`Patient?identifier=…`) in a resource that `ids` does
+/// not name (no `fullUrl` of the Bundle; for the importers, no resource already found),
+/// each once.
+pub(crate) fn conditional_references(
+    resource: &Value,
+    ids: &HashMap<String, String>,
+    out: &mut Vec<String>,
+) {
     let mut refs = Vec::new();
     collect_reference_slots(resource, &mut Vec::new(), &mut refs);
     for (_, reference) in refs {
