@@ -25,7 +25,6 @@
 
 use fhir_model::outcome::IssueType;
 use serde_json::Value;
-use smart_auth::Interaction;
 
 use super::IngestTarget;
 use crate::error::ApiError;
@@ -51,11 +50,10 @@ pub async fn require(
         ("patient".to_owned(), format!("Patient/{patient_id}")),
         ("status".to_owned(), "active".to_owned()),
     ];
-    let mut criteria = parse_criteria_with(params, "Consent", &pairs, base_url)?;
-    let reach = target
-        .caller
-        .reach("Consent", Interaction::Search, params, base_url)?;
-    criteria.extend(reach.criteria().iter().cloned());
+    let criteria = target.within_reach(
+        "Consent",
+        parse_criteria_with(params, "Consent", &pairs, base_url)?,
+    )?;
     let page = target
         .store
         .search_with("Consent", &SearchQuery::matching(criteria, MAX_CONSENTS))

@@ -27,7 +27,7 @@ use std::time::SystemTime;
 use fhir_model::outcome::IssueType;
 use mappers::ehr::{self, EhrContext, EhrNoteKind, Vendor};
 use serde_json::{Value, json};
-use smart_auth::{Interaction, SigningKey};
+use smart_auth::SigningKey;
 
 use super::consent::DATA_SOURCE_SYSTEM;
 use super::{ChunkWriter, IngestSummary, IngestTarget, consent};
@@ -404,11 +404,10 @@ async fn last_sync(
         ),
     ];
     let (params, base_url) = (&target.params, &target.base_url);
-    let mut criteria = parse_criteria_with(params, "Provenance", &pairs, base_url)?;
-    let reach = target
-        .caller
-        .reach("Provenance", Interaction::Search, params, base_url)?;
-    criteria.extend(reach.criteria().iter().cloned());
+    let criteria = target.within_reach(
+        "Provenance",
+        parse_criteria_with(params, "Provenance", &pairs, base_url)?,
+    )?;
     let mut query = SearchQuery::matching(criteria, 1);
     query.sort = parse_sort(params, "Provenance", "-recorded")?;
     let page = target.store.search_with("Provenance", &query).await?;

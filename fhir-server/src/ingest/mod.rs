@@ -90,6 +90,23 @@ impl IngestTarget {
             caller,
         }
     }
+
+    /// `criteria` confined to what the caller may search of `res_type` (its scopes'
+    /// restrictions added).
+    pub fn within_reach(
+        &self,
+        res_type: &str,
+        mut criteria: Vec<Criterion>,
+    ) -> Result<Vec<Criterion>, ApiError> {
+        let reach = self.caller.reach(
+            res_type,
+            smart_auth::Interaction::Search,
+            &self.params,
+            &self.base_url,
+        )?;
+        criteria.extend(reach.criteria().iter().cloned());
+        Ok(criteria)
+    }
 }
 
 /// The [Provenance](https://hl7.org/fhir/R4/provenance.html) of one stored chunk:
@@ -651,16 +668,10 @@ fn url_criteria<'u>(
 async fn search_in_reach(
     target: &IngestTarget,
     res_type: &str,
-    mut criteria: Vec<Criterion>,
+    criteria: Vec<Criterion>,
     count: usize,
 ) -> Result<Vec<StoredResource>, ApiError> {
-    let reach = target.caller.reach(
-        res_type,
-        smart_auth::Interaction::Search,
-        &target.params,
-        &target.base_url,
-    )?;
-    criteria.extend(reach.criteria().iter().cloned());
+    let criteria = target.within_reach(res_type, criteria)?;
     Ok(target
         .store
         .search_with(res_type, &SearchQuery::matching(criteria, count))

@@ -176,14 +176,10 @@ async fn search(
     sort: Option<&str>,
     limit: usize,
 ) -> Result<Vec<Value>, ApiError> {
-    let mut criteria = parse_criteria_with(&target.params, res_type, pairs, &target.base_url)?;
-    let reach = target.caller.reach(
+    let criteria = target.within_reach(
         res_type,
-        smart_auth::Interaction::Search,
-        &target.params,
-        &target.base_url,
+        parse_criteria_with(&target.params, res_type, pairs, &target.base_url)?,
     )?;
-    criteria.extend(reach.criteria().iter().cloned());
     let mut query = SearchQuery::matching(criteria, PAGE.min(limit));
     if let Some(sort) = sort {
         query.sort = parse_sort(&target.params, res_type, sort)?;
