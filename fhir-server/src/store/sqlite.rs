@@ -80,6 +80,10 @@ impl SqliteStore {
         writer.execute("PRAGMA busy_timeout = 5000").await?;
         // A larger page cache and rare checkpoints (see the module docs).
         writer.execute("PRAGMA cache_size = -65536").await?;
+        // Each job of a group commit runs under a savepoint, whose journal (the pages the job
+        // changed, as they were before) is kept in memory instead of a temporary file: the
+        // file's writes were a tenth of the writer's time in a bulk import.
+        writer.execute("PRAGMA temp_store = MEMORY").await?;
         writer
             .execute(sqlx::AssertSqlSafe(format!(
                 "PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}"
