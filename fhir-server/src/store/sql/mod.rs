@@ -491,33 +491,10 @@ async fn write_versions(
             }
         }
     }
-    // Version rows.
-    let all: Vec<usize> = (0..pending.len()).collect();
-    for chunk in all.chunks(ROWS_PER_INSERT) {
-        let mut q = Query::new(
-            dialect,
-            "INSERT INTO resource_version (res_pk, res_type, res_id, version, last_updated, method, deleted, content) VALUES ",
-        );
-        for (j, &i) in chunk.iter().enumerate() {
-            let v = &pending[i];
-            q.sql(if j == 0 { "(" } else { ", (" });
-            q.arg(Arg::Int(pks[i]))
-                .sql(", ")
-                .text(v.res_type.clone())
-                .sql(", ")
-                .text(v.id.clone());
-            q.sql(", ")
-                .arg(Arg::Int(v.version))
-                .sql(", ")
-                .text(v.last_updated.clone());
-            q.sql(", ")
-                .text(v.method)
-                .sql(", ")
-                .arg(Arg::Int(i64::from(v.content.is_none())));
-            q.sql(", ").arg(Arg::OptText(v.content.clone())).sql(")");
-        }
-        q.build().execute(&mut *conn).await?;
-    }
+    // Version rows, then index rows: each statement built while the last one runs.
+    let version_rows = (0..pending.len())
+        .step_by(ROWS_PER_INSERT)
+        .map(|start| version_rows(dialect, &pending[start..], &pks[start..]));
     let mut rows = Vec::new();
     for (v, pk) in pending.iter().zip(&pks) {
         rows.extend(
@@ -527,7 +504,53 @@ async fn write_versions(
                 .map(|(seq, e)| (*pk, seq as i64, v.res_type.as_str(), e)),
         );
     }
-    insert_index_rows(conn, dialect, rows).await
+    execute_in_turn(conn, version_rows.chain(index_rows(dialect, rows))).await
+}
+
+/// The `resource_version` rows of up to [`ROWS_PER_INSERT`] versions from the start of
+/// `pending`, whose resource keys are `pks`.
+fn version_rows(dialect: Dialect, pending: &[NewVersion], pks: &[i64]) -> Query {
+    let mut q = Query::new(
+        dialect,
+        "INSERT INTO resource_version (res_pk, res_type, res_id, version, last_updated, method, deleted, content) VALUES ",
+    );
+    for (j, (v, pk)) in pending.iter().zip(pks).take(ROWS_PER_INSERT).enumerate() {
+        q.sql(if j == 0 { "(" } else { ", (" });
+        q.arg(Arg::Int(*pk))
+            .sql(", ")
+            .text(v.res_type.clone())
+            .sql(", ")
+            .text(v.id.clone());
+        q.sql(", ")
+            .arg(Arg::Int(v.version))
+            .sql(", ")
+            .text(v.last_updated.clone());
+        q.sql(", ")
+            .text(v.method)
+            .sql(", ")
+            .arg(Arg::Int(i64::from(v.content.is_none())));
+        q.sql(", ").arg(Arg::OptText(v.content.clone())).sql(")");
+    }
+    q
+}
+
+/// Runs statements in order, building each one while the database runs the one before
+/// it: on SQLite the database works on its connection's own thread, so the writer's
+/// part (arguments, copies) overlaps the database's instead of adding to it.
+async fn execute_in_turn(
+    conn: &mut AnyConnection,
+    mut statements: impl Iterator<Item = Query>,
+) -> Result<(), StoreError> {
+    let mut next = statements.next();
+    while let Some(q) = next {
+        // `join!` polls the execution first, which hands the statement to the
+        // connection, then builds the next one.
+        let (done, following) =
+            futures::join!(q.build().execute(&mut *conn), async { statements.next() });
+        done?;
+        next = following;
+    }
+    Ok(())
 }
 
 /// The index tables, one per search-parameter value kind.
@@ -564,14 +587,49 @@ async fn insert_index_rows(
     dialect: Dialect,
     entries: Vec<(i64, i64, &str, &IndexEntry)>,
 ) -> Result<(), StoreError> {
-    if dialect.patient_tokens {
-        insert_patient_tokens(conn, dialect, &entries).await?;
-    }
+    execute_in_turn(conn, index_rows(dialect, entries)).await
+}
+
+/// An index row: resource key, position among the resource's rows, resource type, entry.
+type IndexRow<'a> = (i64, i64, &'a str, &'a IndexEntry);
+
+/// The multi-row statements that insert `entries` into their index tables (and, where the
+/// dialect keeps it, `idx_token_patient`), each built only when it is taken.
+fn index_rows<'a>(
+    dialect: Dialect,
+    entries: Vec<IndexRow<'a>>,
+) -> impl Iterator<Item = Query> + 'a {
+    let patient_tokens = if dialect.patient_tokens {
+        patient_token_rows(&entries)
+    } else {
+        Vec::new()
+    };
+    let patient_tokens: Vec<Vec<PatientTokenRow<'a>>> = patient_tokens
+        .chunks(ROWS_PER_INSERT)
+        .map(<[_]>::to_vec)
+        .collect();
     // Group the entries by table, then insert each group with multi-row statements.
-    let mut by_table: [Vec<(i64, i64, &str, &IndexEntry)>; 7] = Default::default();
+    let mut by_table: [Vec<IndexRow<'a>>; 7] = Default::default();
     for row in entries {
         by_table[table_of(&row.3.value)].push(row);
     }
+    let chunks: Vec<(usize, Vec<IndexRow<'a>>)> = by_table
+        .iter()
+        .enumerate()
+        .flat_map(|(t, rows)| rows.chunks(ROWS_PER_INSERT).map(move |c| (t, c.to_vec())))
+        .collect();
+    patient_tokens
+        .into_iter()
+        .map(move |chunk| patient_token_statement(dialect, &chunk))
+        .chain(
+            chunks
+                .into_iter()
+                .map(move |(t, chunk)| index_statement(dialect, t, &chunk)),
+        )
+}
+
+/// One multi-row insert into index table `t`.
+fn index_statement(dialect: Dialect, t: usize, chunk: &[IndexRow<'_>]) -> Query {
     const COLUMNS: [&str; 7] = [
         "param, grp, system, code, text",
         "param, grp, target_type, target_id, url",
@@ -581,50 +639,44 @@ async fn insert_index_rows(
         "param, grp, value, system, code, unit, canon_value, canon_unit",
         "param, grp, uri",
     ];
-    for (t, rows) in by_table.iter().enumerate() {
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut q = Query::new(
-                dialect,
-                &format!(
-                    "INSERT INTO {} (res_pk, seq, res_type, {}) VALUES ",
-                    INDEX_TABLES[t], COLUMNS[t]
-                ),
-            );
-            for (i, (pk, seq, res_type, e)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.sql(", ");
-                }
-                q.sql("(")
-                    .arg(Arg::Int(*pk))
-                    .sql(", ")
-                    .arg(Arg::Int(*seq))
-                    .sql(", ")
-                    .text(*res_type)
-                    .sql(", ")
-                    .text(e.param.clone())
-                    .sql(", ")
-                    .arg(match e.group {
-                        Some(g) => Arg::Int(i64::from(g)),
-                        None => Arg::OptInt(None),
-                    });
-                push_index_values(&mut q, &e.value);
-                q.sql(")");
-            }
-            q.build().execute(&mut *conn).await?;
+    let mut q = Query::new(
+        dialect,
+        &format!(
+            "INSERT INTO {} (res_pk, seq, res_type, {}) VALUES ",
+            INDEX_TABLES[t], COLUMNS[t]
+        ),
+    );
+    for (i, (pk, seq, res_type, e)) in chunk.iter().enumerate() {
+        if i > 0 {
+            q.sql(", ");
         }
+        q.sql("(")
+            .arg(Arg::Int(*pk))
+            .sql(", ")
+            .arg(Arg::Int(*seq))
+            .sql(", ")
+            .text(*res_type)
+            .sql(", ")
+            .text(e.param.clone())
+            .sql(", ")
+            .arg(match e.group {
+                Some(g) => Arg::Int(i64::from(g)),
+                None => Arg::OptInt(None),
+            });
+        push_index_values(&mut q, &e.value);
+        q.sql(")");
     }
-    Ok(())
+    q
 }
+
+/// An `idx_token_patient` row: resource key, patient id, resource type, token entry.
+type PatientTokenRow<'a> = (i64, &'a str, &'a str, &'a IndexEntry);
 
 /// The `idx_token_patient` rows of `entries` (grouped by resource, as written): each
 /// token row once for every patient whose compartment the resource is in, i.e. every
 /// `Patient/ID` one of its compartment parameters refers to.
-async fn insert_patient_tokens(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    entries: &[(i64, i64, &str, &IndexEntry)],
-) -> Result<(), StoreError> {
-    let mut rows: Vec<(i64, &str, &str, &IndexEntry)> = Vec::new();
+fn patient_token_rows<'a>(entries: &[IndexRow<'a>]) -> Vec<PatientTokenRow<'a>> {
+    let mut rows: Vec<PatientTokenRow<'a>> = Vec::new();
     for resource in entries.chunk_by(|a, b| a.0 == b.0) {
         let (pk, res_type) = (resource[0].0, resource[0].2);
         let Some(params) = fhir_model::compartment::patient_compartment_params(res_type) else {
@@ -652,37 +704,39 @@ async fn insert_patient_tokens(
             );
         }
     }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut q = Query::new(
-            dialect,
-            &format!(
-                "INSERT INTO {PATIENT_TOKENS} (res_pk, patient_id, res_type, param, system, code) VALUES "
-            ),
-        );
-        for (i, (pk, patient, res_type, e)) in chunk.iter().enumerate() {
-            let IndexValue::Token { system, code, .. } = &e.value else {
-                continue;
-            };
-            if i > 0 {
-                q.sql(", ");
-            }
-            q.sql("(")
-                .arg(Arg::Int(*pk))
-                .sql(", ")
-                .text(*patient)
-                .sql(", ")
-                .text(*res_type)
-                .sql(", ")
-                .text(e.param.clone())
-                .sql(", ")
-                .arg(Arg::OptText(system.clone()))
-                .sql(", ")
-                .arg(Arg::OptText(code.clone()))
-                .sql(")");
+    rows
+}
+
+/// One multi-row insert into `idx_token_patient`.
+fn patient_token_statement(dialect: Dialect, chunk: &[PatientTokenRow<'_>]) -> Query {
+    let mut q = Query::new(
+        dialect,
+        &format!(
+            "INSERT INTO {PATIENT_TOKENS} (res_pk, patient_id, res_type, param, system, code) VALUES "
+        ),
+    );
+    for (i, (pk, patient, res_type, e)) in chunk.iter().enumerate() {
+        let IndexValue::Token { system, code, .. } = &e.value else {
+            continue;
+        };
+        if i > 0 {
+            q.sql(", ");
         }
-        q.build().execute(&mut *conn).await?;
+        q.sql("(")
+            .arg(Arg::Int(*pk))
+            .sql(", ")
+            .text(*patient)
+            .sql(", ")
+            .text(*res_type)
+            .sql(", ")
+            .text(e.param.clone())
+            .sql(", ")
+            .arg(Arg::OptText(system.clone()))
+            .sql(", ")
+            .arg(Arg::OptText(code.clone()))
+            .sql(")");
     }
-    Ok(())
+    q
 }
 
 fn push_index_values(q: &mut Query, value: &IndexValue) {
