@@ -24,11 +24,16 @@ pub const SQLITE: Migrations = &[
         include_str!("../../migrations/sqlite/0003_composite_ucum.sql"),
     ),
     // Versions 4 (extended statistics) and 6 (token rows by patient) are PostgreSQL's
-    // alone; SQLite needs neither.
+    // alone; SQLite needs neither. Version 8 (the reference lookup's column order) is
+    // SQLite's alone.
     (5, include_str!("../../migrations/sqlite/0005_auth.sql")),
     (
         7,
         include_str!("../../migrations/sqlite/0007_twin_jobs.sql"),
+    ),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_reference_lookup_by_target.sql"),
     ),
 ];
 
