@@ -1042,13 +1042,26 @@ enum Step {
     Index(usize),
 }
 
-fn collect_reference_slots(v: &Value, path: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, String)>) {
+/// Every `reference` string in `v` outside narratives (`text`), with its
+/// path. The path walked is borrowed from `v`; only the paths of references found are
+/// copied out (a large bundle has tens of thousands of keys and few references).
+fn collect_reference_slots<'a>(
+    v: &'a Value,
+    path: &mut Vec<(Option<&'a str>, usize)>,
+    out: &mut Vec<(Vec<Step>, String)>,
+) {
     match v {
         Value::Object(map) => {
             for (k, child) in map {
                 if k == "reference" {
                     if let Value::String(s) = child {
-                        let mut p = path.clone();
+                        let mut p: Vec<Step> = path
+                            .iter()
+                            .map(|&(key, i)| match key {
+                                Some(key) => Step::Key(key.to_owned()),
+                                None => Step::Index(i),
+                            })
+                            .collect();
                         p.push(Step::Key(k.clone()));
                         out.push((p, s.clone()));
                     }
@@ -1058,14 +1071,14 @@ fn collect_reference_slots(v: &Value, path: &mut Vec<Step>, out: &mut Vec<(Vec<S
                 if k == "text" {
                     continue;
                 }
-                path.push(Step::Key(k.clone()));
+                path.push((Some(k.as_str()), 0));
                 collect_reference_slots(child, path, out);
                 path.pop();
             }
         }
         Value::Array(items) => {
             for (i, child) in items.iter().enumerate() {
-                path.push(Step::Index(i));
+                path.push((None, i));
                 collect_reference_slots(child, path, out);
                 path.pop();
             }
