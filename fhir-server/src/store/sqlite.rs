@@ -16,9 +16,10 @@
 //! database file) once the WAL holds [`CHECKPOINT_PAGES`] pages. The index pages a bulk
 //! load dirties are scattered, and a page written to the WAL by many commits is copied
 //! back once per checkpoint, so rarer checkpoints write much less (with a 32 MiB WAL the
-//! Synthea import checkpointed after about every other commit). Readers read pages still in the WAL from it rather
-//! than through the memory map, so when writes pause for [`IDLE_CHECKPOINT`] the writer
-//! checkpoints at once, and a quiet server reads from the database file alone.
+//! Synthea import checkpointed after about every other commit). Readers read pages still
+//! in the WAL from it rather than through the memory map, so when writes pause for
+//! [`IDLE_CHECKPOINT`] the writer checkpoints at once, and a quiet server reads from the
+//! database file alone.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -80,9 +81,9 @@ impl SqliteStore {
         writer.execute("PRAGMA busy_timeout = 5000").await?;
         // A larger page cache and rare checkpoints (see the module docs).
         writer.execute("PRAGMA cache_size = -65536").await?;
-        // Each job of a group commit runs under a savepoint, whose journal (the pages the job
-        // changed, as they were before) is kept in memory instead of a temporary file: the
-        // file's writes were a tenth of the writer's time in a bulk import.
+        // Each job of a group commit runs under a savepoint, whose journal (the pages the
+        // job changed, as they were before) is kept in memory instead of a temporary file:
+        // the file's writes were a tenth of the writer's time in a bulk import.
         writer.execute("PRAGMA temp_store = MEMORY").await?;
         writer
             .execute(sqlx::AssertSqlSafe(format!(

@@ -397,7 +397,7 @@ impl WriteTx for SqlTx<'_> {
                     .map(|(seq, e)| (r.pk, seq as i64, r.res_type.as_str(), e)),
             );
         }
-        insert_index_rows(self.conn, self.dialect, rows).await?;
+        execute_in_turn(self.conn, index_rows(self.dialect, rows)).await?;
         Ok(kept.len())
     }
 }
@@ -494,7 +494,7 @@ async fn write_versions(
     // Version rows, then index rows: each statement built while the last one runs.
     let version_rows = (0..pending.len())
         .step_by(ROWS_PER_INSERT)
-        .map(|start| version_rows(dialect, &pending[start..], &pks[start..]));
+        .map(|start| version_rows(dialect, rows_from(pending, start), &pks[start..]));
     let mut rows = Vec::new();
     for (v, pk) in pending.iter().zip(&pks) {
         rows.extend(
@@ -507,14 +507,13 @@ async fn write_versions(
     execute_in_turn(conn, version_rows.chain(index_rows(dialect, rows))).await
 }
 
-/// The `resource_version` rows of up to [`ROWS_PER_INSERT`] versions from the start of
-/// `pending`, whose resource keys are `pks`.
+/// The `resource_version` rows of `pending`, whose resource keys start `pks`.
 fn version_rows(dialect: Dialect, pending: &[NewVersion], pks: &[i64]) -> Query {
     let mut q = Query::new(
         dialect,
         "INSERT INTO resource_version (res_pk, res_type, res_id, version, last_updated, method, deleted, content) VALUES ",
     );
-    for (j, (v, pk)) in pending.iter().zip(pks).take(ROWS_PER_INSERT).enumerate() {
+    for (j, (v, pk)) in pending.iter().zip(pks).enumerate() {
         q.sql(if j == 0 { "(" } else { ", (" });
         q.arg(Arg::Int(*pk))
             .sql(", ")
@@ -582,14 +581,6 @@ fn table_of(value: &IndexValue) -> usize {
     }
 }
 
-async fn insert_index_rows(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    entries: Vec<(i64, i64, &str, &IndexEntry)>,
-) -> Result<(), StoreError> {
-    execute_in_turn(conn, index_rows(dialect, entries)).await
-}
-
 /// An index row: resource key, position among the resource's rows, resource type, entry.
 type IndexRow<'a> = (i64, i64, &'a str, &'a IndexEntry);
 
@@ -604,28 +595,33 @@ fn index_rows<'a>(
     } else {
         Vec::new()
     };
-    let patient_tokens: Vec<Vec<PatientTokenRow<'a>>> = patient_tokens
-        .chunks(ROWS_PER_INSERT)
-        .map(<[_]>::to_vec)
-        .collect();
     // Group the entries by table, then insert each group with multi-row statements.
     let mut by_table: [Vec<IndexRow<'a>>; 7] = Default::default();
     for row in entries {
         by_table[table_of(&row.3.value)].push(row);
     }
-    let chunks: Vec<(usize, Vec<IndexRow<'a>>)> = by_table
+    let starts: Vec<(usize, usize)> = by_table
         .iter()
         .enumerate()
-        .flat_map(|(t, rows)| rows.chunks(ROWS_PER_INSERT).map(move |c| (t, c.to_vec())))
+        .flat_map(|(t, rows)| {
+            (0..rows.len())
+                .step_by(ROWS_PER_INSERT)
+                .map(move |s| (t, s))
+        })
         .collect();
-    patient_tokens
-        .into_iter()
-        .map(move |chunk| patient_token_statement(dialect, &chunk))
+    (0..patient_tokens.len())
+        .step_by(ROWS_PER_INSERT)
+        .map(move |s| patient_token_statement(dialect, rows_from(&patient_tokens, s)))
         .chain(
-            chunks
+            starts
                 .into_iter()
-                .map(move |(t, chunk)| index_statement(dialect, t, &chunk)),
+                .map(move |(t, s)| index_statement(dialect, t, rows_from(&by_table[t], s))),
         )
+}
+
+/// The rows of one multi-row statement: up to [`ROWS_PER_INSERT`] from `start`.
+fn rows_from<T>(rows: &[T], start: usize) -> &[T] {
+    &rows[start..rows.len().min(start + ROWS_PER_INSERT)]
 }
 
 /// One multi-row insert into index table `t`.

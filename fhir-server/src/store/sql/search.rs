@@ -501,19 +501,13 @@ fn push_values(q: &mut Query, i: &str, c: &Criterion) {
                         first = false;
                     }
                 }
-                match codes.as_slice() {
-                    [] => {}
-                    [code] => {
-                        if !first {
-                            q.sql(" AND ");
-                        }
-                        q.sql(&format!("{i}.code = ")).text((*code).clone());
-                        first = false;
+                if !codes.is_empty() {
+                    if !first {
+                        q.sql(" AND ");
                     }
-                    codes => {
-                        if !first {
-                            q.sql(" AND ");
-                        }
+                    if let [code] = codes.as_slice() {
+                        q.sql(&format!("{i}.code = ")).text((*code).clone());
+                    } else {
                         q.sql(&format!("{i}.code IN ("));
                         for (k, code) in codes.iter().enumerate() {
                             if k > 0 {
@@ -522,8 +516,8 @@ fn push_values(q: &mut Query, i: &str, c: &Criterion) {
                             q.text((*code).clone());
                         }
                         q.sql(")");
-                        first = false;
                     }
+                    first = false;
                 }
                 if first {
                     q.sql("1 = 1");
