@@ -140,8 +140,10 @@ fn compiled(resource_type: &str) -> Option<&'static Compiled> {
                     let exprs = search_params_for(ty)
                         .into_iter()
                         .filter(|p| p.kind != SearchParamKind::Special)
-                        // A union's rows would repeat its parts' (`combo-code`).
+                        // A union's rows would repeat its parts' (`combo-code`), and so
+                        // would some composites' (`code-value-quantity`).
                         .filter(|p| crate::search_params::union_parts(ty, &p.code).is_none())
+                        .filter(|p| crate::search_params::composite_parts(ty, &p.code).is_none())
                         .filter_map(compile_param)
                         .collect();
                     (*ty, exprs)
@@ -916,6 +918,62 @@ mod tests {
                 .filter(|x| x.param == "code")
                 .all(|x| x.group.is_none())
         );
+    }
+
+    /// `composite_parts`: on every Observation of the official examples and the Synthea
+    /// fixtures, the composite evaluated as a composite (what its own rows would be) gives
+    /// exactly the rows of its parts, and a complete group exactly when every part has rows.
+    #[test]
+    fn whole_resource_composites_repeat_their_parts() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+        let mut resources = Vec::new();
+        collect_resources(&root.join("fhir-r4-examples"), &mut resources);
+        collect_resources(&root.join("synthea"), &mut resources);
+        let observations: Vec<&Value> = resources
+            .iter()
+            .filter(|r| r["resourceType"] == "Observation")
+            .collect();
+        assert!(observations.len() > 1000, "{}", observations.len());
+        let mut with_rows = 0;
+        for code in ["code-value-quantity", "code-value-concept"] {
+            let parts = crate::search_params::composite_parts("Observation", code).unwrap();
+            let param = crate::search_params::search_param("Observation", code).unwrap();
+            let c = compile_param(param).unwrap();
+            for o in &observations {
+                let mut own = Vec::new();
+                push_param_values(
+                    o,
+                    code,
+                    c.param.kind,
+                    &c.expression,
+                    &c.components,
+                    &mut own,
+                );
+                let rows = extract_index_values(o);
+                assert!(rows.iter().all(|e| !e.param.starts_with(code)), "{code}");
+                let values = |param: &str| -> Vec<IndexValue> {
+                    rows.iter()
+                        .filter(|e| e.param == param)
+                        .map(|e| e.value.clone())
+                        .collect()
+                };
+                if own.is_empty() {
+                    assert!(parts.iter().any(|p| values(p).is_empty()), "{code}: {o}");
+                    continue;
+                }
+                with_rows += 1;
+                for (k, part) in parts.iter().enumerate() {
+                    let name = composite_component(code, k);
+                    let component: Vec<IndexValue> = own
+                        .iter()
+                        .filter(|e| e.param == name)
+                        .map(|e| e.value.clone())
+                        .collect();
+                    assert_eq!(component, values(part), "{code} component {k}: {o}");
+                }
+            }
+        }
+        assert!(with_rows > 1000, "{with_rows}");
     }
 
     #[test]

@@ -290,6 +290,33 @@ pub fn union_parts(resource_type: &str, code: &str) -> Option<[&'static str; 2]>
     })
 }
 
+/// The parameters whose rows a composite's components are, when the composite would only
+/// repeat them: R4's Observation `code-value-quantity` and `code-value-concept` have the
+/// Observation itself as their one root item, and their components (`code`,
+/// `value.as(Quantity)`, `value.as(CodeableConcept)`) find exactly what `code`,
+/// `value-quantity` (whose other part, SampledData, gives no quantity) and `value-concept`
+/// find. The index keeps only those parameters' rows; a resource matches the composite when
+/// rows of every part match, together (there is one root item, so "on the same item" holds
+/// of any two of its rows). `code-value-string` and `code-value-date` keep rows of their
+/// own: `value-string` also finds a CodeableConcept's text, and `value.as(DateTime)` is not
+/// `value-date`'s `dateTime`.
+///
+/// ```
+/// use fhir_model::search_params::composite_parts;
+/// assert_eq!(composite_parts("Observation", "code-value-quantity"), Some(["code", "value-quantity"]));
+/// assert_eq!(composite_parts("Observation", "component-code-value-quantity"), None);
+/// ```
+pub fn composite_parts(resource_type: &str, code: &str) -> Option<[&'static str; 2]> {
+    if resource_type != "Observation" {
+        return None;
+    }
+    Some(match code {
+        "code-value-quantity" => ["code", "value-quantity"],
+        "code-value-concept" => ["code", "value-concept"],
+        _ => return None,
+    })
+}
+
 /// The type of the search parameter a definition URL names (a composite's components
 /// name their parameters this way), from any base type that has it.
 ///

@@ -455,6 +455,20 @@ fn parse_one(res_type: &str, name: &str, value: &str, ctx: Ctx<'_>) -> Result<Cr
                 return Err(invalid_value(name, value, "true or false"));
             }
         };
+        if let Some(parts) = fhir_model::search_params::composite_parts(res_type, code) {
+            // Present when every part is (see `composite`).
+            let present = Criterion::AllOf(
+                parts
+                    .iter()
+                    .map(|part| parse_one(res_type, &format!("{part}:missing"), "false", ctx))
+                    .collect::<Result<_, _>>()?,
+            );
+            return Ok(if missing {
+                Criterion::Not(Box::new(present))
+            } else {
+                present
+            });
+        }
         // A composite is present when its first component is (its rows carry it).
         let (param_code, kind) = match param.kind {
             SearchParamKind::Special => return Err(unsupported(name)),
@@ -681,6 +695,9 @@ fn composite(
         .collect::<Option<_>>()
         .filter(|k: &Vec<SearchParamKind>| !k.is_empty())
         .ok_or_else(|| unknown(res_type, code))?;
+    // A composite whose rows would repeat other parameters' has none of its own: its
+    // components are matched on those parameters' rows.
+    let stored_as = fhir_model::search_params::composite_parts(res_type, code);
     let mut alternatives = Vec::new();
     for v in split_or(value) {
         let parts = split_unescaped(&v, '$');
@@ -695,7 +712,10 @@ fn composite(
         for (k, (kind, part)) in kinds.iter().zip(parts).enumerate() {
             alternative.push(value_criterion(
                 *kind,
-                fhir_model::index::composite_component(code, k),
+                stored_as.map_or_else(
+                    || fhir_model::index::composite_component(code, k),
+                    |p| p[k].to_owned(),
+                ),
                 None,
                 vec![part],
                 name,
@@ -704,6 +724,11 @@ fn composite(
             )?);
         }
         alternatives.push(alternative);
+    }
+    if stored_as.is_some() {
+        return Ok(Criterion::AnyOf(
+            alternatives.into_iter().map(Criterion::AllOf).collect(),
+        ));
     }
     Ok(Criterion::Composite {
         param: code.to_owned(),

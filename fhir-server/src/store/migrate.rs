@@ -24,8 +24,8 @@ pub const SQLITE: Migrations = &[
         include_str!("../../migrations/sqlite/0003_composite_ucum.sql"),
     ),
     // Versions 4 (extended statistics) and 6 (token rows by patient) are PostgreSQL's
-    // alone; SQLite needs neither. Version 8 (the reference lookup's column order) is
-    // SQLite's alone.
+    // alone; SQLite needs neither. Versions 8 (the reference lookup's column order) and 9
+    // (no date or quantity lookup index) are SQLite's alone.
     (5, include_str!("../../migrations/sqlite/0005_auth.sql")),
     (
         7,
@@ -34,6 +34,14 @@ pub const SQLITE: Migrations = &[
     (
         8,
         include_str!("../../migrations/sqlite/0008_reference_lookup_by_target.sql"),
+    ),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_no_date_quantity_lookup.sql"),
+    ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_composites_on_their_parts.sql"),
     ),
 ];
 
@@ -63,6 +71,11 @@ pub const POSTGRES: Migrations = &[
     (
         7,
         include_str!("../../migrations/postgres/0007_twin_jobs.sql"),
+    ),
+    // Versions 8 and 9 are SQLite's alone (see above).
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_composites_on_their_parts.sql"),
     ),
 ];
 

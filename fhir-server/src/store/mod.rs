@@ -167,10 +167,11 @@ pub enum Criterion {
     /// including those with no value at all).
     Not(Box<Criterion>),
     /// Any of the criteria (a parameter that is the union of two others, such as
-    /// Observation `combo-code`).
+    /// Observation `combo-code`; the alternatives of a composite matched on its parts).
     AnyOf(Vec<Criterion>),
     /// All of the criteria (one granular SMART scope's parameters, inside an
-    /// [`Criterion::AnyOf`] of several scopes).
+    /// [`Criterion::AnyOf`] of several scopes; one alternative of a composite matched on the
+    /// parameters its components are, such as Observation `code-value-quantity`).
     AllOf(Vec<Criterion>),
     /// In a system-level search: resources of `res_type` must match all of `criteria`
     /// (read as that type's); resources of other types are not concerned. What a SMART

@@ -165,6 +165,19 @@ async fn composites(s: &TestServer) {
             ),
             ("Observation?code-value-quantity=http://loinc.org|8867-4$gt100", &["hr1"]),
             ("Observation?code-value-quantity=8867-4$60", &["hr2"]),
+            // hr1 has the code, temp the value: one Observation must have both.
+            ("Observation?code-value-quantity=http://loinc.org|8867-4$37.5", &[]),
+            (
+                "Observation?code-value-quantity=http://loinc.org|8867-4$gt100,http://loinc.org|8310-5$37.5",
+                &["hr1", "temp"],
+            ),
+            // Present when the Observation has both a code and a Quantity value.
+            ("Observation?code-value-quantity:missing=false", &["hr1", "hr2", "temp"]),
+            (
+                "Observation?code-value-quantity:missing=true",
+                &["bp1", "bp2", "smoke", "note"],
+            ),
+            ("Observation?code-value-concept:missing=false", &["smoke"]),
             // The quantity part is compared in canonical units: 37.5 Cel is 99.5 °F.
             (
                 "Observation?code-value-quantity=http://loinc.org|8310-5$gt99|http://unitsofmeasure.org|[degF]",
