@@ -1042,9 +1042,9 @@ enum Step {
     Index(usize),
 }
 
-/// Every `reference` string in `v` outside narratives (`text`), with its
-/// path. The path walked is borrowed from `v`; only the paths of references found are
-/// copied out (a large bundle has tens of thousands of keys and few references).
+/// Every `reference` string in `v` outside narratives (`text`), with its path. The path
+/// walked is borrowed from `v`; only the paths of references found are copied out (a large
+/// bundle has tens of thousands of keys and few references).
 fn collect_reference_slots<'a>(
     v: &'a Value,
     path: &mut Vec<(Option<&'a str>, usize)>,
